@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prunefront.pruning._io import SparseCheckpoint, load_sparse, save_sparse
 from prunefront.pruning._masks import global_unstructured_masks, magnitude_mask
 from prunefront.pruning._patterns import (
     BlockPattern,
@@ -29,14 +30,17 @@ __all__ = [
     "PolynomialDecay",
     "PrunableTarget",
     "SchedulePoint",
+    "SparseCheckpoint",
     "UnstructuredPattern",
     "default_schedule",
     "find_prunable",
     "global_unstructured_masks",
+    "load_sparse",
     "magnitude_mask",
     "magnitude_prune",
     "matrix_shape",
     "parse_pattern",
+    "save_sparse",
     "sparsity_summary",
     "strip",
 ]
