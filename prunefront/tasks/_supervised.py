@@ -1,0 +1,224 @@
+"""SupervisedTask: a complete Task built from datasets, a loss, an optimizer factory and epochs.
+
+This is the shortest path from an ordinary PyTorch training script to something prunefront can
+search over: hand over the pieces and the training loop (seeding, device placement, the
+``on_step`` callback where the pruner lives, divergence detection) comes with it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sized
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, default_collate
+
+from prunefront.errors import PrunefrontError
+from prunefront.tasks._base import OnStep
+from prunefront.tasks._checks import positive_int
+from prunefront.tasks._loop import seeded, to_device, train_steps
+from prunefront.tasks._width import check_width
+
+__all__ = ["SupervisedTask", "accuracy"]
+
+ModelFn = Callable[[float], nn.Module]
+OptimizerFn = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+SchedulerFn = Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler]
+MetricFn = Callable[[torch.Tensor, torch.Tensor], float]
+ExampleInputFn = Callable[[int], tuple[torch.Tensor, ...]]
+_DIRECTIONS = ("maximize", "minimize")
+
+
+def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
+    """Fraction of rows whose arg-max over the last dimension equals the target class."""
+    return float((outputs.argmax(dim=-1) == targets).float().mean())
+
+
+def _sized(key: str, data: Dataset[tuple[torch.Tensor, ...]]) -> int:
+    if not isinstance(data, Sized):
+        raise PrunefrontError(f"{key} must be a map-style Dataset with __len__")
+    if len(data) == 0:
+        raise PrunefrontError(f"{key} is empty; it needs at least one sample")
+    return len(data)
+
+
+class SupervisedTask:
+    """A Task assembled from the parts of a supervised training script.
+
+    Every dataset item is ``(input, target)`` or ``(*inputs, target)``; the model is called as
+    ``model(*inputs)`` and the loss as ``loss_fn(outputs, targets)``. Training shuffles the data
+    with a generator seeded from ``seed``, takes ``epochs * batches_per_epoch`` optimizer steps and
+    calls ``on_step(step)`` after each (after the LR-scheduler step, so a pruner sees final
+    weights). ``build(width)`` runs ``model_fn`` under ``init_seed``, so equal widths give equal
+    initial weights whatever the caller did with torch's global RNG. Attributes are the
+    constructor's arguments; treat them as read-only.
+
+    Args:
+        name: Short identifier used in reports and run folders.
+        model_fn: ``model_fn(width) -> nn.Module``; called with a validated width in (0, 1].
+        train_data: Map-style training dataset.
+        eval_data: Map-style held-out dataset for ``evaluate``.
+        loss_fn: ``loss_fn(outputs, targets) -> scalar tensor``.
+        optimizer_fn: ``optimizer_fn(params) -> Optimizer``; a fresh optimizer per ``train``.
+        epochs: Passes over ``train_data``.
+        batch_size: Training batch size.
+        metric: Name of the metric ``metric_fn`` computes.
+        direction: ``"maximize"`` or ``"minimize"``.
+        metric_fn: ``metric_fn(outputs, targets) -> float`` over the whole evaluation set
+            (outputs and targets concatenated on the CPU). Defaults to classification accuracy.
+        scheduler_fn: ``scheduler_fn(optimizer, total_steps) -> LRScheduler``, stepped once per
+            optimizer step.
+        example_input_fn: ``example_input_fn(batch_size) -> inputs``; defaults to the first
+            ``batch_size`` training samples (repeated if the dataset is smaller).
+        max_grad_norm: Clip the gradient norm to this value before each step.
+        drop_last: Drop the last incomplete training batch of every epoch.
+        eval_batch_size: Batch size for ``evaluate``.
+        init_seed: Seed under which ``build`` initialises weights; ``None`` uses the global RNG.
+
+    Raises:
+        PrunefrontError: On an invalid epoch count, batch size, direction or dataset.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        model_fn: ModelFn,
+        train_data: Dataset[tuple[torch.Tensor, ...]],
+        eval_data: Dataset[tuple[torch.Tensor, ...]],
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        optimizer_fn: OptimizerFn,
+        epochs: int,
+        batch_size: int,
+        metric: str = "accuracy",
+        direction: str = "maximize",
+        metric_fn: MetricFn = accuracy,
+        scheduler_fn: SchedulerFn | None = None,
+        example_input_fn: ExampleInputFn | None = None,
+        max_grad_norm: float | None = None,
+        drop_last: bool = False,
+        eval_batch_size: int = 1024,
+        init_seed: int | None = 0,
+    ) -> None:
+        if direction not in _DIRECTIONS:
+            raise PrunefrontError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
+        self.name = name
+        self.metric = metric
+        self.direction = direction
+        self.model_fn = model_fn
+        self.train_data = train_data
+        self.eval_data = eval_data
+        self.loss_fn = loss_fn
+        self.optimizer_fn = optimizer_fn
+        self.epochs = positive_int("epochs", epochs)
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.metric_fn = metric_fn
+        self.scheduler_fn = scheduler_fn
+        self.example_input_fn = example_input_fn
+        self.max_grad_norm = max_grad_norm
+        self.drop_last = drop_last
+        self.eval_batch_size = positive_int("eval_batch_size", eval_batch_size)
+        self.init_seed = init_seed
+        num_train = _sized("train_data", train_data)
+        _sized("eval_data", eval_data)
+        if drop_last and num_train < self.batch_size:
+            raise PrunefrontError(
+                f"batch_size must be <= len(train_data)={num_train} when drop_last is set, "
+                f"got {batch_size}"
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name={self.name!r}, metric={self.metric!r}, "
+            f"epochs={self.epochs}, batch_size={self.batch_size})"
+        )
+
+    def build(self, width: float) -> nn.Module:
+        """Return a freshly initialised model at width multiplier ``width`` in (0, 1]."""
+        value = check_width(width)
+        if self.init_seed is None:
+            return self.model_fn(value)
+        with seeded(self.init_seed):
+            return self.model_fn(value)
+
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps in one pass over ``train_data``."""
+        num_train = len(self.train_data)  # type: ignore[arg-type]
+        if self.drop_last:
+            return num_train // self.batch_size
+        return math.ceil(num_train / self.batch_size)
+
+    def total_steps(self) -> int:
+        """Return the number of optimizer steps that ``train`` will take."""
+        return self.epochs * self.steps_per_epoch()
+
+    def train(
+        self, model: nn.Module, *, on_step: OnStep, device: torch.device | str, seed: int
+    ) -> None:
+        """Train ``model`` in place on ``device``, calling ``on_step(step)`` after every step.
+
+        Raises:
+            FloatingPointError: If the loss becomes NaN or infinite (the message names the step).
+        """
+        dev = torch.device(device)
+        model.to(dev)
+        model.train()
+        optimizer = self.optimizer_fn(model.parameters())
+        scheduler = None
+        if self.scheduler_fn is not None:
+            scheduler = self.scheduler_fn(optimizer, self.total_steps())
+        generator = torch.Generator().manual_seed(seed)
+        loader = DataLoader(
+            self.train_data,
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=self.drop_last,
+            generator=generator,
+        )
+
+        def loss_fn(net: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+            *inputs, targets = batch
+            return self.loss_fn(net(*inputs), targets)
+
+        with seeded(seed, dev):
+            step = 0
+            for _ in range(self.epochs):
+                batches = (to_device(batch, dev) for batch in loader)
+                step = train_steps(
+                    model,
+                    batches,
+                    loss_fn=loss_fn,
+                    optimizer=optimizer,
+                    scheduler=scheduler,
+                    on_step=on_step,
+                    max_grad_norm=self.max_grad_norm,
+                    first_step=step,
+                )
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, *, device: torch.device | str) -> float:
+        """Return ``metric_fn`` of the model's outputs on ``eval_data``."""
+        dev = torch.device(device)
+        was_training = model.training
+        model.to(dev)
+        model.eval()
+        outputs: list[torch.Tensor] = []
+        targets: list[torch.Tensor] = []
+        try:
+            for batch in DataLoader(self.eval_data, batch_size=self.eval_batch_size):
+                *inputs, target = batch
+                outputs.append(model(*(x.to(dev) for x in inputs)).float().cpu())
+                targets.append(target)
+        finally:
+            model.train(was_training)
+        return float(self.metric_fn(torch.cat(outputs), torch.cat(targets)))
+
+    def example_inputs(self, batch_size: int) -> tuple[torch.Tensor, ...]:
+        """Return inputs of batch size ``batch_size`` for profiling and export."""
+        positive_int("batch_size", batch_size)
+        if self.example_input_fn is not None:
+            return tuple(self.example_input_fn(batch_size))
+        num_train = len(self.train_data)  # type: ignore[arg-type]
+        batch = default_collate([self.train_data[i % num_train] for i in range(batch_size)])
+        return tuple(batch[:-1])
