@@ -1,0 +1,225 @@
+"""The ``profile`` and ``doctor`` commands (registered on the CLI app by ``prunefront.cli``).
+
+Both validate first, then work; errors a user can cause are ``PrunefrontError`` (one line).
+With ``--json`` each prints exactly one JSON document; otherwise rich tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from torch import nn
+
+from prunefront._output import emit_json, print_table, stderr_console
+from prunefront.errors import PrunefrontError
+
+__all__ = ["doctor", "profile"]
+
+
+def _build_candidate(
+    task: str | None,
+    width: float,
+    sparsity: float,
+    pattern: str,
+    checkpoint: Path | None,
+) -> tuple[Any, nn.Module, dict[str, Any]]:
+    """Return (task, model, description) from the options or a sparse checkpoint."""
+    from prunefront.candidate import Candidate
+    from prunefront.pruning import magnitude_prune
+    from prunefront.tasks import resolve_task
+
+    if checkpoint is not None:
+        from prunefront.pruning import load_sparse
+
+        loaded = load_sparse(checkpoint)
+        meta = loaded.metadata
+        task_ref = task or meta.get("task")
+        if not task_ref or "width" not in meta:
+            raise PrunefrontError(
+                f"--checkpoint {checkpoint}: its metadata lacks 'task'/'width'; pass --task"
+            )
+        the_task = resolve_task(str(task_ref))
+        model = the_task.build(float(meta["width"]))
+        try:
+            model.load_state_dict(loaded.state_dict)
+        except RuntimeError as error:
+            first = str(error).strip().splitlines()[0]
+            raise PrunefrontError(
+                f"--checkpoint {checkpoint} does not fit task {the_task.name} at width "
+                f"{meta['width']}: {first}"
+            ) from error
+        described = {
+            "task": the_task.name,
+            "width": float(meta["width"]),
+            "sparsity": meta.get("sparsity"),
+            "pattern": meta.get("pattern", "unstructured"),
+            "checkpoint": str(checkpoint),
+        }
+        return the_task, model, described
+    if task is None:
+        raise PrunefrontError("--task is required unless --checkpoint is given")
+    candidate = Candidate(width=width, sparsity=sparsity, pattern=pattern)
+    the_task = resolve_task(task)
+    model = the_task.build(candidate.width)
+    if candidate.sparsity > 0:
+        magnitude_prune(model, candidate.sparsity, pattern=candidate.pattern, exclude=())
+    described = {
+        "task": the_task.name,
+        "width": candidate.width,
+        "sparsity": candidate.sparsity,
+        "pattern": candidate.pattern,
+        "checkpoint": None,
+    }
+    return the_task, model, described
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}{unit}"
+    return f"{value}{unit}"
+
+
+def _print_profile(document: dict[str, Any]) -> None:
+    lat, energy, memory = (
+        document["latency_ms"],
+        document["energy_mj"],
+        document["peak_memory_bytes"],
+    )
+    energy_text = (
+        f"{_fmt(energy['value'], ' mJ')} gross, {_fmt(energy['net_value'], ' mJ')} net"
+        if energy["value"] is not None
+        else f"unavailable: {energy['reason']}"
+    )
+    rows = [
+        (
+            "latency p50 / p90",
+            f"{_fmt(lat['p50'], ' ms')} / {_fmt(lat['p90'], ' ms')}",
+            f"{lat['kind']}, {lat['method']}, strategy {lat['strategy']}",
+        ),
+        ("latency IQR", _fmt(lat["iqr"], " ms"), f"{lat['repeats']} forward passes"),
+        ("energy / forward pass", energy_text, f"{energy['kind']}, {energy['method']}"),
+        (
+            "peak memory",
+            "-" if memory["value"] is None else f"{memory['value'] / 2**20:.1f} MiB",
+            f"{memory['kind']}, {memory['method']}, scope {memory['scope']}",
+        ),
+    ]
+    cand = document["candidate"]
+    print_table(
+        f"profile of {cand['task']} width {cand['width']} sparsity {cand['sparsity']} "
+        f"({cand['pattern']}) on {document['device']['device']}, batch {document['batch_size']}",
+        ["quantity", "value", "how"],
+        rows,
+    )
+    print_table(
+        "execution strategies",
+        ["strategy", "latency ms", "matches", "note"],
+        [
+            (s["name"], s["latency_ms"], s["matches_reference"], s["reason"])
+            for s in document["strategies"]
+        ],
+    )
+
+
+def profile(
+    task: Annotated[
+        str | None, typer.Option("--task", help="Built-in task name or package.module:attr.")
+    ] = None,
+    width: Annotated[float, typer.Option("--width", help="Width multiplier in (0, 1].")] = 1.0,
+    sparsity: Annotated[
+        float, typer.Option("--sparsity", help="One-shot magnitude sparsity in [0, 1).")
+    ] = 0.0,
+    pattern: Annotated[
+        str, typer.Option("--pattern", help="unstructured, N:M (e.g. 2:4) or RxC (e.g. 4x4).")
+    ] = "unstructured",
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="A sparse weight file to profile.")
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda[:N].")] = "cpu",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Samples per pass.")] = 1,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="CPU threads (default: torch's).")
+    ] = None,
+    energy: Annotated[str, typer.Option("--energy", help="auto, estimate or off.")] = "auto",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print exactly one JSON document.")
+    ] = False,
+) -> None:
+    """Measure latency, energy and peak memory of one candidate on this machine."""
+    from prunefront.profilers._device import parse_device
+    from prunefront.profilers._energy import check_policy
+    from prunefront.profilers._profile import profile_candidate
+
+    if batch_size < 1:
+        raise PrunefrontError(f"--batch-size must be >= 1, got {batch_size}")
+    if threads is not None and threads < 1:
+        raise PrunefrontError(f"--threads must be >= 1, got {threads}")
+    check_policy(energy)
+    parse_device(device)
+    if task is None and checkpoint is None:
+        raise PrunefrontError("--task is required unless --checkpoint is given")
+    if checkpoint is not None and not checkpoint.is_file():
+        raise PrunefrontError(f"--checkpoint {checkpoint}: no such file")
+    the_task, model, described = _build_candidate(task, width, sparsity, pattern, checkpoint)
+    if not as_json:
+        stderr_console.print("profiling (latency, then energy: a few seconds) ...")
+    result = profile_candidate(
+        model,
+        the_task.example_inputs(batch_size),
+        device=device,
+        threads=threads,
+        batch_size=batch_size,
+        energy=energy,
+    )
+    document = {"candidate": described, **result.to_dict()}
+    if as_json:
+        emit_json(document)
+        return
+    _print_profile(document)
+
+
+def _how(text: str, detail: str) -> tuple[str, str]:
+    """Split ``"unavailable: reason"`` into (``unavailable``, reason) for the table."""
+    head, sep, reason = text.partition(": ")
+    return (head, reason) if sep and head == "unavailable" else (text, detail)
+
+
+def doctor(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print exactly one JSON document.")
+    ] = False,
+) -> None:
+    """Say what this machine can measure (latency, energy, memory) and how."""
+    from prunefront.profilers._device import doctor_report
+
+    report = doctor_report()
+    if as_json:
+        emit_json(report)
+        return
+    cuda, nvml, rapl = report["cuda"], report["nvml"], report["rapl"]
+    gpus = ", ".join(
+        f"{d['name']} (sm {d['compute_capability']}, 2:4 kernels: {d['semi_structured_2_4']})"
+        for d in cuda["devices"]
+    )
+    rows = [
+        ("torch", report["torch_version"], ""),
+        ("CPU", report["cpu"]["model"], f"{report['cpu']['logical_cpus']} logical CPUs"),
+        ("CUDA", gpus or "none", cuda["reason"] or ""),
+        ("CPU latency", report["latency"]["cpu"], ""),
+        ("GPU latency", report["latency"]["cuda"] or "-", ""),
+        ("CPU energy", *_how(report["energy"]["cpu"], ", ".join(rapl["zones"]))),
+        ("GPU energy", *_how(report["energy"]["cuda"], "")),
+        ("NVML", "available" if nvml["available"] else "unavailable", nvml["reason"] or ""),
+        (
+            "codecarbon",
+            report["codecarbon"]["version"] or "not installed",
+            report["codecarbon"]["mode"],
+        ),
+        ("CPU peak memory", report["memory"]["cpu"], "process RSS high-water"),
+        ("GPU peak memory", report["memory"]["cuda"] or "-", ""),
+    ]
+    print_table("what this machine can measure", ["", "how", "detail"], rows)

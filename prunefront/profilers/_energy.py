@@ -1,0 +1,105 @@
+"""Choosing the energy sensor of a torch device (NVML on GPUs, RAPL on CPUs) under a policy.
+
+The measurement protocol itself (``EnergySettings``, ``EnergyResult``, ``measure_energy``) is
+torch-free and lives in ``prunefront.sensors``, shared with the remote agent; it is re-exported
+here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, get_args
+
+import torch
+
+from prunefront.errors import PrunefrontError
+from prunefront.profilers._codecarbon import CodecarbonMeter
+from prunefront.profilers._nvml import (
+    NvmlCounterMeter,
+    NvmlReader,
+    NvmlUnavailable,
+    PynvmlReader,
+    counter_supported,
+)
+from prunefront.profilers._nvml_power import NvmlPowerMeter
+from prunefront.sensors._energy import EnergyResult, EnergySettings, measure_energy
+from prunefront.sensors._meter import Clock, EnergyMeter, UnavailableMeter
+from prunefront.sensors._rapl import DEFAULT_POWERCAP_ROOT, RaplMeter, RaplReader
+
+__all__ = [
+    "ENERGY_POLICIES",
+    "EnergyPolicy",
+    "EnergyResult",
+    "EnergySettings",
+    "check_policy",
+    "measure_energy",
+    "select_energy_meter",
+]
+
+EnergyPolicy = Literal["auto", "off", "estimate"]
+ENERGY_POLICIES: tuple[str, ...] = get_args(EnergyPolicy)
+
+
+def check_policy(policy: str) -> EnergyPolicy:
+    """Validate an energy policy string."""
+    if policy not in ENERGY_POLICIES:
+        raise PrunefrontError(f"energy = {policy!r}: must be one of {list(ENERGY_POLICIES)}")
+    return policy  # type: ignore[return-value]
+
+
+def _measured_meter(
+    device: torch.device,
+    *,
+    rapl_root: Path | str,
+    nvml_reader: NvmlReader | None,
+    clock: Clock | None,
+) -> EnergyMeter | str:
+    """The sensor-backed meter for ``device``, or why there is none."""
+    if device.type == "cuda":
+        try:
+            reader = nvml_reader or PynvmlReader(device)
+        except NvmlUnavailable as error:
+            return f"GPU energy needs NVML: {error}"
+        if counter_supported(reader):
+            return NvmlCounterMeter(reader, clock=clock)
+        return NvmlPowerMeter(reader, clock=clock)
+    if device.type == "cpu":
+        rapl = RaplReader(rapl_root)
+        reason = rapl.unavailable_reason()
+        return reason if reason is not None else RaplMeter(rapl, clock=clock)
+    return f"no energy sensor is known for device type {device.type!r}"
+
+
+def select_energy_meter(
+    device: torch.device | str,
+    policy: str = "auto",
+    *,
+    rapl_root: Path | str = DEFAULT_POWERCAP_ROOT,
+    nvml_reader: NvmlReader | None = None,
+    clock: Clock | None = None,
+) -> EnergyMeter:
+    """Pick the energy meter for ``device`` under ``policy``.
+
+    ``auto``: the device's sensor (NVML counter, else NVML power integration; RAPL on CPUs),
+    else an ``unavailable`` meter with the reason. ``estimate``: the same, but codecarbon's
+    labelled estimate instead of ``unavailable``. ``off``: always ``unavailable``.
+
+    Raises:
+        PrunefrontError: ``policy`` is not one of auto, off, estimate.
+    """
+    check_policy(policy)
+    if policy == "off":
+        return UnavailableMeter("energy measurement is turned off (energy='off')", clock=clock)
+    dev = torch.device(device)
+    meter = _measured_meter(dev, rapl_root=rapl_root, nvml_reader=nvml_reader, clock=clock)
+    if not isinstance(meter, str):
+        return meter
+    if policy == "estimate":
+        return CodecarbonMeter(clock=clock)
+    method = "nvml" if dev.type == "cuda" else "rapl"
+    return UnavailableMeter(
+        f"{meter}; energy='estimate' would give a labelled codecarbon estimate instead",
+        method=method,
+        scope="gpu_device" if dev.type == "cuda" else "cpu_package",
+        clock=clock,
+    )

@@ -1,0 +1,139 @@
+"""profile_candidate end to end on the CPU: the JSON shape, round trip, validation, stability."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from prunefront.errors import PrunefrontError
+from prunefront.profilers import (
+    LatencySettings,
+    NvmlCounterMeter,
+    ProfileResult,
+    ProfileSettings,
+    describe_device,
+    profile_candidate,
+)
+from prunefront.testing import FakeClock, ReplayedNvml, nvml_trace
+
+FAST = ProfileSettings(latency=LatencySettings(min_time_s=0.0, max_time_s=0.5, min_sample_ms=0.2))
+
+
+def _mlp() -> nn.Module:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 10))
+    with torch.no_grad():
+        for layer in (model[0], model[2]):
+            layer.weight[layer.weight.abs() < 0.1] = 0.0
+    return model
+
+
+def test_result_has_the_documented_json_shape() -> None:
+    result = profile_candidate(
+        _mlp(), (torch.randn(8, 32),), threads=1, energy="off", settings=FAST
+    )
+    doc = json.loads(json.dumps(result.to_dict()))
+    lat = doc["latency_ms"]
+    assert {"value", "p50", "p90", "iqr", "kind", "method", "strategy"} <= set(lat)
+    assert lat["kind"] == "measured" and lat["method"] == "perf_counter"
+    assert lat["value"] == lat["p50"] <= lat["p90"]
+    for entry in doc["strategies"]:
+        assert {"name", "latency_ms", "matches_reference", "applicable", "reason"} <= set(entry)
+    assert {"value", "kind", "method", "reason"} <= set(doc["energy_mj"])
+    assert doc["energy_mj"]["value"] is None and doc["energy_mj"]["kind"] == "unavailable"
+    assert doc["peak_memory_bytes"]["scope"] == "process"
+    assert doc["peak_memory_bytes"]["value"] > 0
+    assert doc["device"]["threads"] == 1
+    assert doc["device"]["torch_version"] == torch.__version__
+    assert doc["batch_size"] == 8
+
+
+def test_result_round_trips_through_json() -> None:
+    result = profile_candidate(_mlp(), (torch.randn(4, 32),), energy="off", settings=FAST)
+    again = ProfileResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again == result
+
+
+def test_an_injected_meter_is_used_for_energy() -> None:
+    clock = FakeClock()
+    reader = ReplayedNvml(nvml_trace([(60.0, 100.0)]), clock=clock)
+    meter = NvmlCounterMeter(reader, clock=clock)
+    model = _mlp()
+
+    class Ticking(nn.Module):
+        """Each forward pass takes 10 ms of fake time."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = model
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            clock.advance(0.01)
+            return self.inner(x)
+
+    settings = ProfileSettings(latency=FAST.latency)
+    result = profile_candidate(
+        Ticking(),
+        (torch.randn(4, 32),),
+        energy_meter=meter,
+        strategies=("masked_dense",),
+        settings=settings,
+    )
+    # 10 ms at 100 W = 1000 mJ per pass, 250 mJ per sample.
+    assert result.energy.energy_mj.method == "nvml_energy_counter"
+    assert result.energy.energy_mj.value == pytest.approx(1000.0, rel=0.02)
+    assert result.to_dict()["energy_mj"]["per_sample_mj"] == pytest.approx(250.0, rel=0.02)
+
+
+def test_threads_are_restored_after_a_profile() -> None:
+    before = torch.get_num_threads()
+    profile_candidate(
+        _mlp(), (torch.randn(2, 32),), threads=2 if before != 2 else 1, energy="off", settings=FAST
+    )
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"device": "tpu"}, "device"),
+        ({"threads": 0}, "threads"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"energy": "yes"}, "energy"),
+        ({"strategies": ()}, "strategies"),
+    ],
+)
+def test_bad_arguments_are_one_line_user_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(PrunefrontError, match=message) as info:
+        profile_candidate(_mlp(), (torch.randn(2, 32),), settings=FAST, **kwargs)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_on_a_machine_without_it_is_a_user_error() -> None:
+    with pytest.raises(PrunefrontError, match="no CUDA device"):
+        profile_candidate(_mlp(), (torch.randn(2, 32),), device="cuda")
+
+
+def test_describe_device_names_the_cpu_and_threads() -> None:
+    info = describe_device("cpu", threads=3)
+    assert info["type"] == "cpu" and info["threads"] == 3
+    assert info["cpu_model"]
+
+
+@pytest.mark.slow
+def test_five_profiles_of_the_same_candidate_agree_within_ten_percent() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512))
+    x = torch.randn(32, 512)
+    medians = []
+    for _ in range(5):
+        result = profile_candidate(
+            model, (x,), threads=1, energy="off", strategies=("masked_dense",)
+        )
+        assert result.latency_ms.value is not None
+        medians.append(result.latency_ms.value)
+    assert max(medians) / min(medians) <= 1.10, medians
