@@ -1,0 +1,188 @@
+"""The command line: JSON contracts, and one-line errors with exit code 2 for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from prunefront.cli import main
+from prunefront.pruning import PolynomialDecay, load_sparse
+from prunefront.spaces import model_footprint
+from prunefront.tasks import resolve_task
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    out, err = capsys.readouterr()
+    code = exit_info.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+def run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
+    code, out, err = run([*args, "--json"], capsys)
+    assert code == 0, err
+    return json.loads(out)  # exactly one JSON document, nothing else on stdout
+
+
+def test_schedule_json_matches_the_schedule(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(
+        [
+            "schedule",
+            "--initial",
+            "0",
+            "--final",
+            "0.9",
+            "--begin-step",
+            "10",
+            "--end-step",
+            "110",
+            "--frequency",
+            "20",
+            "--steps",
+            "0,10,30,60,110,200",
+        ],
+        capsys,
+    )
+    sched = PolynomialDecay(final_sparsity=0.9, begin_step=10, end_step=110, frequency=20)
+    assert [p["step"] for p in doc["points"]] == [0, 10, 30, 60, 110, 200]
+    for point in doc["points"]:
+        assert point["sparsity"] == pytest.approx(sched.sparsity(point["step"]))
+        assert point["mask_update"] == sched.is_update_step(point["step"])
+    assert doc["notes"] == []
+
+
+def test_footprint_json_has_the_contract_keys_and_budget_intervals(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    doc = run_json(
+        ["footprint", "--task", "tiny", "--width", "1.0", "--sparsity", "0.9", "--budget", "3000"],
+        capsys,
+    )
+    for key in ("params_total", "params_prunable", "params_nonzero", "format", "footprint_bytes"):
+        assert key in doc
+    assert {"dense", "bitmask", "csr16", "relidx4", "paper4", "auto"} <= set(doc["bytes"])
+    real_formats = {k: v for k, v in doc["bytes"].items() if not k.startswith("paper")}
+    assert doc["footprint_bytes"] == doc["bytes"]["auto"] == min(real_formats.values())
+    assert doc["bytes"]["paper4"] <= doc["bytes"]["auto"]  # the paper's idealised accounting
+    interval = doc["feasible"]["1.0"]
+    assert interval is not None
+    task = resolve_task("tiny")
+    at_min = model_footprint(task.build(1.0), sparsity=interval["min_sparsity"])
+    assert at_min.footprint_bytes <= 3000
+    below = model_footprint(task.build(1.0), sparsity=interval["min_sparsity"] - 0.01)
+    assert below.footprint_bytes > 3000
+
+
+def test_train_json_and_save_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "cand.pfs"
+    doc = run_json(
+        [
+            "train",
+            "--task",
+            "tiny",
+            "--width",
+            "1.0",
+            "--sparsity",
+            "0.75",
+            "--seed",
+            "3",
+            "--save",
+            str(path),
+        ],
+        capsys,
+    )
+    assert doc["task"] == "tiny" and doc["width"] == 1.0 and doc["sparsity_target"] == 0.75
+    assert doc["sparsity_actual"] == pytest.approx(0.75, abs=1e-3)
+    assert doc["metric"]["name"] == "accuracy" and doc["metric"]["direction"] == "maximize"
+    assert 0.0 <= doc["metric"]["value"] <= 1.0
+    assert doc["params_nonzero"] < doc["params_total"]
+    assert doc["train_seconds"] > 0
+    checkpoint = load_sparse(path)
+    assert checkpoint.metadata["task"] == "tiny" and checkpoint.metadata["seed"] == 3
+    assert path.stat().st_size == doc["saved"]["bytes"]
+    assert path.stat().st_size <= doc["footprint_bytes"] * 1.10
+
+
+def test_two_four_pattern_is_trained_as_two_four(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(
+        ["train", "--task", "tiny", "--width", "0.5", "--sparsity", "0.5", "--pattern", "2:4"],
+        capsys,
+    )
+    assert doc["pattern"] == "2:4"
+    assert doc["sparsity_actual"] == pytest.approx(0.5, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["train", "--task", "no-such-task"], "unknown task"),
+        (["train", "--task", "tiny", "--width", "0"], "width"),
+        (["train", "--task", "tiny", "--width", "1.5"], "width"),
+        (["train", "--task", "tiny", "--sparsity", "1.0"], "sparsity"),
+        (["train", "--task", "tiny", "--sparsity", "0.5", "--pattern", "3:2"], "3:2"),
+        (["train", "--task", "tiny", "--format", "zip"], "zip"),
+        (["footprint", "--task", "tiny", "--dtype", "float64"], "float64"),
+        (["footprint", "--task", "tiny", "--budget", "-5"], "budget"),
+        (
+            ["schedule", "--final", "0.5", "--begin-step", "9", "--end-step", "3", "--steps", "0"],
+            "end_step",
+        ),
+        (
+            ["schedule", "--final", "0.5", "--end-step", "3", "--frequency", "0", "--steps", "0"],
+            "frequency",
+        ),
+        (["schedule", "--final", "1.0", "--end-step", "3", "--steps", "0"], "final_sparsity"),
+        (["schedule", "--final", "0.5", "--end-step", "3", "--steps", "a,b"], "--steps"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_two(
+    args: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(args, capsys)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0]
+
+
+def test_task_module_that_fails_to_import_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "broken_task_mod.py").write_text("import definitely_not_installed_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, _, err = run(["train", "--task", "broken_task_mod:TASK"], capsys)
+    assert code == 2
+    assert "broken_task_mod" in err and len(err.strip().splitlines()) == 1
+
+
+def test_failed_validation_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "out.pfs"
+    code, _, _ = run(
+        ["train", "--task", "tiny", "--sparsity", "0.5", "--pattern", "3:2", "--save", str(target)],
+        capsys,
+    )
+    assert code == 2 and not target.exists()
+    code, _, err = run(
+        ["train", "--task", "tiny", "--save", str(tmp_path / "missing" / "out.pfs")], capsys
+    )
+    assert code == 2 and "does not exist" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_console_script_prints_no_traceback() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "prunefront", "train", "--task", "tiny", "--width", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "error: width must be in (0, 1], got 0.0"
