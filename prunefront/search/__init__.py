@@ -1,0 +1,26 @@
+"""Search: Optuna over width x sparsity x pattern under a memory budget; resumable, multi-worker.
+
+``plan_search`` validates a ``RunConfig`` without writing anything; ``run_search`` creates or
+resumes the study and runs the workers. ``study_status`` summarises a running or finished study.
+"""
+
+from __future__ import annotations
+
+from prunefront.search._runner import SearchPlan, plan_search, resolve_objectives, run_search
+from prunefront.search._status import StudyStatus, load_study, study_status
+from prunefront.search._storage import StorageSpec, mask_url, resolve_storage
+from prunefront.search._worker import TrialEvent
+
+__all__ = [
+    "SearchPlan",
+    "StorageSpec",
+    "StudyStatus",
+    "TrialEvent",
+    "load_study",
+    "mask_url",
+    "plan_search",
+    "resolve_objectives",
+    "resolve_storage",
+    "run_search",
+    "study_status",
+]

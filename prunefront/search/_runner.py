@@ -1,0 +1,235 @@
+"""``prunefront search``: validate, create or resume the study, run the workers, report progress.
+
+Everything that can be wrong with the configuration is checked before anything is written. One
+worker runs in this process; ``--workers K`` spawns K worker processes (threads divided between
+them) while this process shows progress. Ctrl-C or SIGTERM stops cleanly and says how to resume;
+running the same command again resumes the study.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from prunefront.config import RunConfig
+from prunefront.errors import PrunefrontError
+from prunefront.search._cost import SearchCostTracker
+from prunefront.search._schema import STUDY_OBJECTIVES
+from prunefront.search._storage import BudgetLock, StorageSpec, open_storage, resolve_storage
+from prunefront.search._study import create_or_resume, make_sampler, worker_seed
+from prunefront.search._trials import budget_used
+from prunefront.search._worker import (
+    TrialEvent,
+    build_context,
+    build_space,
+    make_task,
+    worker_loop,
+)
+
+__all__ = ["SearchPlan", "plan_search", "resolve_objectives", "run_search", "run_worker"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchPlan:
+    """A validated search, before anything is written."""
+
+    config: RunConfig
+    run_dir: Path
+    storage: StorageSpec
+    workers: int
+    objectives: tuple[str, ...]
+    device: dict[str, Any]
+    dropped_widths: tuple[float, ...]
+    budget_bytes: int
+
+
+def _energy_measurable(config: RunConfig) -> tuple[bool, str]:
+    target = config.target
+    if target.energy == "off":
+        return False, "target.energy = 'off'"
+    if target.energy == "estimate":
+        return True, "estimate allowed"
+    if target.device.startswith(("remote://", "adb://")):
+        return False, "energy of remote targets joins when the device reports it"
+    from prunefront.profilers import UnavailableMeter, select_energy_meter
+
+    meter = select_energy_meter(target.device, "auto")
+    if isinstance(meter, UnavailableMeter):
+        return False, meter.reason
+    return True, "measured"
+
+
+def resolve_objectives(config: RunConfig) -> tuple[str, ...]:
+    """The objectives of a new study: energy joins when it is measurable (or asked for)."""
+    names = list(config.objectives.names)
+    measurable, why = _energy_measurable(config)
+    if "energy_mj" in names and not measurable:
+        raise PrunefrontError(
+            f"objectives.names includes energy_mj but energy cannot be measured here ({why}); "
+            "set target.energy = 'estimate' to use a labelled estimate"
+        )
+    wanted = config.objectives.energy
+    if "energy_mj" not in names and (wanted == "always" or (wanted == "auto" and measurable)):
+        if wanted == "always" and not measurable:
+            raise PrunefrontError(
+                f"objectives.energy = 'always' but energy cannot be measured ({why})"
+            )
+        names.append("energy_mj")
+    return tuple(names)
+
+
+def plan_search(config: RunConfig, *, workers: int | None = None) -> SearchPlan:
+    """Validate the whole run (task, budget, target, storage) without writing anything."""
+    from prunefront.profilers import describe_device
+
+    n_workers = workers if workers is not None else config.search.workers
+    if n_workers < 1:
+        raise PrunefrontError(f"--workers must be >= 1, got {n_workers}")
+    run_dir = Path(config.search.run_dir or Path("runs") / config.study_name())
+    spec = resolve_storage(config.search.storage, run_dir)
+    if spec.kind == "sqlite" and n_workers > 1:
+        raise PrunefrontError(
+            "search.storage: SQLite supports one worker; use the default journal file or "
+            "PostgreSQL for --workers > 1"
+        )
+    space = build_space(config, make_task(config))
+    objectives = resolve_objectives(config)
+    device = config.target.device
+    description = (
+        {"device": device}
+        if device.startswith(("remote://", "adb://"))
+        else dict(describe_device(device, threads=config.target.threads))
+    )
+    return SearchPlan(
+        config=config,
+        run_dir=run_dir,
+        storage=spec,
+        workers=n_workers,
+        objectives=objectives,
+        device=description,
+        dropped_widths=space.dropped_widths,
+        budget_bytes=space.budget_bytes,
+    )
+
+
+def _open(plan: SearchPlan, worker: int) -> tuple[optuna.Study, BudgetLock, bool]:
+    storage = open_storage(plan.storage)
+    lock = BudgetLock(plan.storage, storage, plan.config.study_name())
+    search = plan.config.search
+    with lock.hold():
+        name = plan.config.study_name()
+        existing = (
+            len(optuna.load_study(study_name=name, storage=storage).trials)
+            if name in optuna.get_all_study_names(storage)
+            else 0
+        )
+        sampler = make_sampler(
+            search.sampler,
+            trials=search.trials,
+            seed=worker_seed(search.seed, worker, existing),
+            workers=plan.workers,
+        )
+        task = make_task(plan.config)
+        space = build_space(plan.config, task)
+        study, created = create_or_resume(
+            config=plan.config,
+            storage=storage,
+            sampler=sampler,
+            task=task,
+            space=space,
+            objectives=plan.objectives,
+            device=plan.device,
+        )
+    return study, lock, created
+
+
+def run_worker(
+    plan: SearchPlan, worker: int, on_event: Callable[[TrialEvent], None] | None = None
+) -> int:
+    """One worker: open the (existing) study and run trials; returns how many it ran."""
+    study, lock, _ = _open(plan, worker)
+    objectives = tuple(study.user_attrs.get(STUDY_OBJECTIVES, plan.objectives))
+    ctx = build_context(plan.config, plan.run_dir, workers=plan.workers, objectives=objectives)
+    timeout = plan.config.search.timeout_s
+    deadline = None if timeout is None else time.time() + timeout
+    with SearchCostTracker(study, worker=f"{socket.gethostname()}:{os.getpid()}"):
+        return worker_loop(
+            ctx,
+            study,
+            lock,
+            budget=plan.config.search.trials,
+            deadline=deadline,
+            on_event=on_event,
+        )
+
+
+def _worker_process(plan: SearchPlan, worker: int) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        run_worker(plan, worker)
+
+
+def counts(study: optuna.Study) -> dict[str, int]:
+    """Trials per state name."""
+    out: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        out[trial.state.name] = out.get(trial.state.name, 0) + 1
+    return out
+
+
+def run_search(
+    plan: SearchPlan,
+    *,
+    say: Callable[[str], None],
+    on_event: Callable[[TrialEvent], None] | None = None,
+) -> optuna.Study:
+    """Create or resume the study and run ``plan.workers`` workers until done."""
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    study, _, created = _open(plan, worker=0)
+    budget = plan.config.search.trials
+    used = budget_used(study.get_trials(deepcopy=False))
+    waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    say(
+        f"{'created' if created else 'resuming'} study {study.study_name!r} in "
+        f"{plan.storage.display} (run folder {plan.run_dir}); {used}/{budget} trials used, "
+        f"{waiting} queued; objectives {', '.join(plan.objectives)}; budget {plan.budget_bytes} B"
+    )
+    if plan.dropped_widths:
+        say(f"widths {list(plan.dropped_widths)} fit the budget at no sparsity and are skipped")
+    if plan.workers == 1:
+        run_worker(plan, 0, on_event)
+        return study
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_worker_process, args=(plan, i), name=f"prunefront-worker-{i}")
+        for i in range(plan.workers)
+    ]
+    for process in processes:
+        process.start()
+    last: dict[str, int] = {}
+    try:
+        while any(p.is_alive() for p in processes):
+            time.sleep(2.0)
+            now = counts(study)
+            if now != last:
+                last = now
+                say("progress: " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(now.items())))
+    except KeyboardInterrupt:
+        for process in processes:
+            process.join(timeout=30)
+        raise
+    finally:
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+    return study

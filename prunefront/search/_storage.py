@@ -1,0 +1,135 @@
+"""Where a study lives, and the lock that keeps its trial budget exact across workers.
+
+* default: an Optuna journal file ``study.journal`` in the run folder (one machine, many workers);
+* ``sqlite:///PATH``: one worker only (SQLite serialises writers badly under concurrency);
+* ``postgresql://...``: many machines; heartbeats mark trials of dead workers stale.
+
+``BudgetLock`` serialises "count the trials, then ask for one" so that K workers never start more
+than the budget: a file lock in the run folder for local storages, a PostgreSQL advisory lock
+(shared by every machine) for PostgreSQL. Storage URLs are shown only through ``mask_url``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+
+from prunefront.errors import PrunefrontError
+
+__all__ = ["BudgetLock", "StorageSpec", "file_lock", "mask_url", "open_storage", "resolve_storage"]
+
+HEARTBEAT_INTERVAL_S = 20
+GRACE_PERIOD_S = 60
+
+_PASSWORD = re.compile(r"(?P<head>[a-z0-9+]+://[^:/@]+:)(?P<password>[^@]*)(?P<tail>@)", re.I)
+
+
+def mask_url(url: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
+    return _PASSWORD.sub(lambda m: f"{m['head']}***{m['tail']}", url)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageSpec:
+    """A resolved storage: its kind, URL (secret) or path, and the run folder."""
+
+    kind: str  # "journal" | "sqlite" | "postgresql"
+    url: str
+    run_dir: Path
+
+    @property
+    def display(self) -> str:
+        """The storage as it may be printed or logged (password masked)."""
+        return mask_url(self.url)
+
+    @property
+    def shared_across_machines(self) -> bool:
+        """Whether workers on other machines can join (only PostgreSQL)."""
+        return self.kind == "postgresql"
+
+
+def resolve_storage(storage: str | None, run_dir: Path) -> StorageSpec:
+    """Turn the configured storage (or None = journal in ``run_dir``) into a ``StorageSpec``."""
+    if storage is None:
+        return StorageSpec(kind="journal", url=str(run_dir / "study.journal"), run_dir=run_dir)
+    if storage.startswith("journal:"):
+        return StorageSpec(kind="journal", url=storage[len("journal:") :], run_dir=run_dir)
+    if storage.startswith("sqlite:///"):
+        return StorageSpec(kind="sqlite", url=storage, run_dir=run_dir)
+    if storage.startswith(("postgresql://", "postgresql+")):
+        return StorageSpec(kind="postgresql", url=storage, run_dir=run_dir)
+    raise PrunefrontError(
+        f"search.storage: unsupported storage {mask_url(storage)!r}; "
+        "use sqlite:///PATH, postgresql://... or journal:PATH"
+    )
+
+
+def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
+    """Open the Optuna storage (creating the journal file's folder if needed)."""
+    try:
+        if spec.kind == "journal":
+            Path(spec.url).parent.mkdir(parents=True, exist_ok=True)
+            return JournalStorage(JournalFileBackend(spec.url))
+        if spec.kind == "sqlite":
+            return RDBStorage(spec.url)
+        return RDBStorage(
+            spec.url,
+            heartbeat_interval=HEARTBEAT_INTERVAL_S,
+            grace_period=GRACE_PERIOD_S,
+            engine_kwargs={"pool_pre_ping": True},
+        )
+    except Exception as error:  # connection errors come in many driver-specific types
+        message = mask_url(str(error).strip().splitlines()[0] if str(error).strip() else "")
+        raise PrunefrontError(
+            f"cannot open storage {spec.display}: {type(error).__name__}: {message}"
+        ) from None
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """An ``flock`` on ``path`` (exclusive unless ``shared``), released on exit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+class BudgetLock:
+    """Mutual exclusion for count-then-ask, across the workers that share a study."""
+
+    def __init__(self, spec: StorageSpec, storage: Any, study_name: str) -> None:
+        self._spec = spec
+        self._storage = storage
+        self._key = zlib.crc32(study_name.encode()) & 0x7FFFFFFF
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Hold the lock for the duration of the ``with`` block."""
+        if self._spec.kind != "postgresql":
+            with file_lock(self._spec.run_dir / ".budget.lock"):
+                yield
+            return
+        from sqlalchemy import text
+
+        with self._storage.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": self._key})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+                conn.commit()

@@ -1,0 +1,137 @@
+"""Create a study once, or resume it, refusing a run whose task, space or objectives changed.
+
+The study stores the configuration that created it, the objectives (resolved once: whether
+energy is an objective depends on the target, and must not change between workers or restarts),
+the metric and the target's description. The iso-footprint pairs are enqueued at creation only,
+so each seeded pair runs once however often the search is resumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import optuna
+
+from prunefront.config import RunConfig
+from prunefront.errors import PrunefrontError
+from prunefront.search._schema import (
+    STUDY_CONFIG,
+    STUDY_DEVICE,
+    STUDY_FORMAT_VERSION,
+    STUDY_METRIC,
+    STUDY_OBJECTIVES,
+)
+from prunefront.spaces._search_space import SearchSpace
+from prunefront.tasks import Task
+
+__all__ = ["config_differences", "create_or_resume", "make_sampler", "worker_seed"]
+
+
+def make_sampler(name: str, *, trials: int, seed: int, workers: int) -> optuna.samplers.BaseSampler:
+    """The configured sampler; ``auto``: GP for budgets up to 100 trials, multivariate TPE above."""
+    startup = min(10, max(4, trials // 5))
+    if name == "auto":
+        name = "gp" if trials <= 100 else "tpe"
+    if name == "gp":
+        return optuna.samplers.GPSampler(
+            seed=seed, n_startup_trials=startup, warn_independent_sampling=False
+        )
+    if name == "tpe":
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=startup, multivariate=True, constant_liar=workers > 1
+        )
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def worker_seed(run_seed: int, worker: int, trials_so_far: int) -> int:
+    """A sampler seed per worker and restart: resuming never replays the same random points."""
+    digest = hashlib.sha256(f"{run_seed}:{worker}:{trials_so_far}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: data}
+
+
+def config_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``key: old -> new`` for every leaf that differs."""
+    old, new = _flatten(stored), _flatten(current)
+    return [
+        f"{key}: {old.get(key, '<unset>')!r} -> {new.get(key, '<unset>')!r}"
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+
+
+def directions(objectives: tuple[str, ...], task: Task) -> list[optuna.study.StudyDirection]:
+    """Optuna directions of ``objectives``."""
+    metric = (
+        optuna.study.StudyDirection.MAXIMIZE
+        if task.direction == "maximize"
+        else optuna.study.StudyDirection.MINIMIZE
+    )
+    return [
+        metric if name == "metric" else optuna.study.StudyDirection.MINIMIZE for name in objectives
+    ]
+
+
+def create_or_resume(
+    *,
+    config: RunConfig,
+    storage: optuna.storages.BaseStorage,
+    sampler: optuna.samplers.BaseSampler,
+    task: Task,
+    space: SearchSpace,
+    objectives: tuple[str, ...],
+    device: dict[str, Any],
+) -> tuple[optuna.Study, bool]:
+    """Load the study named by ``config`` or create it; returns (study, created)."""
+    name = config.study_name()
+    identity = config.identity()
+    if name in optuna.get_all_study_names(storage):
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+        stored = study.user_attrs.get(STUDY_CONFIG)
+        if stored is None:
+            raise PrunefrontError(
+                f"study {name!r} exists but was not created by prunefront; "
+                "choose another search.study_name"
+            )
+        stored_identity = {k: stored[k] for k in identity if k in stored}
+        differences = config_differences(stored_identity, identity)
+        if differences:
+            shown = "; ".join(differences[:4]) + ("; ..." if len(differences) > 4 else "")
+            raise PrunefrontError(
+                f"study {name!r} was created with another configuration ({shown}); "
+                "use the original search.toml or a new search.study_name"
+            )
+        return study, False
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        sampler=sampler,
+        directions=directions(objectives, task),
+    )
+    study.set_user_attr(STUDY_FORMAT_VERSION, 1)
+    study.set_user_attr(STUDY_CONFIG, config.to_dict())
+    study.set_user_attr(STUDY_OBJECTIVES, list(objectives))
+    study.set_user_attr(STUDY_METRIC, {"name": task.metric, "direction": task.direction})
+    study.set_user_attr(STUDY_DEVICE, device)
+    for pair in space.iso_pairs(config.space.iso_levels):
+        for label, width, sparsity in (
+            ("small-dense", pair.small_width, 0.0),
+            ("large-sparse", pair.large_width, pair.large_sparsity),
+        ):
+            study.enqueue_trial(
+                space.params_for(width, pair.pattern, sparsity),
+                user_attrs={"seeded": label, "iso_level_bytes": pair.level_bytes},
+                skip_if_exists=False,
+            )
+    return study, True

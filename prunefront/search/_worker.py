@@ -1,0 +1,194 @@
+"""A search worker: count, ask, run and tell trials until the budget or the deadline is reached.
+
+Several workers (processes on one machine, or machines sharing a PostgreSQL study) run this same
+loop; ``BudgetLock`` makes "count, then ask" atomic so the budget is exact. A trial that raises,
+diverges or runs out of memory is told FAIL with its reason and the loop goes on; Ctrl-C or
+SIGTERM fails the running trial as *interrupted*, re-enqueues its point and stops the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import optuna
+import torch
+from optuna.storages._heartbeat import get_heartbeat_thread  # Optuna's own heartbeat thread
+from optuna.trial import TrialState
+
+from prunefront.config import RunConfig
+from prunefront.errors import PrunefrontError
+from prunefront.search._early import EarlyStop
+from prunefront.search._gate import ProfileGate
+from prunefront.search._objective import TrialContext, TrialFailed, library_versions, run_trial
+from prunefront.search._storage import BudgetLock
+from prunefront.search._trials import budget_used, claim, fail_and_retry, reap_dead_trials
+from prunefront.spaces._search_space import SearchSpace
+from prunefront.tasks import Task
+
+__all__ = [
+    "TrialEvent",
+    "build_context",
+    "build_space",
+    "make_task",
+    "profile_function",
+    "worker_loop",
+]
+
+
+@dataclass(frozen=True)
+class TrialEvent:
+    """What happened to one trial, for progress displays."""
+
+    number: int
+    state: str
+    params: dict[str, Any] = field(default_factory=dict)
+    values: list[float] | None = None
+    reason: str | None = None
+
+
+def make_task(config: RunConfig) -> Task:
+    """The configured task, with ``[task] options`` passed to a built-in task's constructor."""
+    from prunefront.tasks import BUILTIN_TASKS, resolve_task
+    from prunefront.tasks._resolve import _builtin, check_task
+
+    if not config.task.options:
+        return resolve_task(config.task.ref)
+    if config.task.ref not in BUILTIN_TASKS:
+        raise PrunefrontError(
+            "task.options: only built-in tasks take options; configure your own task in its module"
+        )
+    try:
+        task = _builtin(config.task.ref)(**config.task.options)
+    except TypeError as error:
+        raise PrunefrontError(f"task.options: {error}") from None
+    return check_task(task, config.task.ref)
+
+
+def profile_function(config: RunConfig) -> Callable[[torch.nn.Module, Task], Any]:
+    """How candidates are profiled on the configured target."""
+    target = config.target
+
+    def profile(model: torch.nn.Module, task: Task) -> Any:
+        from prunefront.profilers import profile_candidate
+
+        model.eval()
+        return profile_candidate(
+            model,
+            task.example_inputs(target.batch_size),
+            device=target.device,
+            threads=target.threads,
+            batch_size=target.batch_size,
+            energy=target.energy,
+        )
+
+    return profile
+
+
+def build_space(config: RunConfig, task: Task) -> SearchSpace:
+    """The search space of ``config`` for ``task`` (validates the budget)."""
+    return SearchSpace(
+        task.build,
+        widths=config.space.widths,
+        patterns=config.space.patterns,
+        sparsity_min=config.space.sparsity_min,
+        sparsity_max=config.space.sparsity_max,
+        budget_bytes=config.budget.bytes,
+        fmt=config.budget.format,
+        dtype=config.budget.dtype,
+        exclude=config.space.schedule.exclude,
+    )
+
+
+def build_context(
+    config: RunConfig, run_dir: Path, *, workers: int, objectives: tuple[str, ...]
+) -> TrialContext:
+    """Everything a worker process needs, built once."""
+    task = make_task(config)
+    space = build_space(config, task)
+    return TrialContext(
+        config=config,
+        task=task,
+        space=space,
+        run_dir=run_dir,
+        objectives=objectives,
+        train_threads=max(1, (os.cpu_count() or 1) // workers),
+        gate=ProfileGate(run_dir, enabled=workers > 1),
+        versions=library_versions(),
+        profile=profile_function(config),
+    )
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _is_oom(error: BaseException) -> bool:
+    return isinstance(error, MemoryError | torch.OutOfMemoryError) or "out of memory" in str(error)
+
+
+def _run_one(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> TrialEvent:
+    heartbeat = get_heartbeat_thread(trial._trial_id, study._storage)
+    heartbeat.start()
+    try:
+        values = run_trial(ctx, trial)
+    except KeyboardInterrupt:
+        frozen = study._storage.get_trial(trial._trial_id)
+        fail_and_retry(study, frozen, "interrupted (Ctrl-C or SIGTERM); its point runs again")
+        raise
+    except EarlyStop as stop:
+        trial.set_user_attr("pruned_reason", str(stop))
+        study.tell(trial, state=TrialState.PRUNED)
+        return TrialEvent(trial.number, "PRUNED", trial.params, reason=str(stop))
+    except Exception as error:  # any failure of the user's task is recorded, not fatal
+        first = str(error).strip().splitlines()
+        detail = f"{type(error).__name__}: {first[0] if first else ''}".rstrip(": ")
+        if isinstance(error, TrialFailed):
+            reason = str(error)
+        elif _is_oom(error):
+            reason = f"out of memory: {detail}"
+        else:
+            reason = detail
+        trial.set_user_attr("fail_reason", reason[:500])
+        study.tell(trial, state=TrialState.FAIL)
+        return TrialEvent(trial.number, "FAIL", trial.params, reason=reason)
+    finally:
+        heartbeat.join()
+    study.tell(trial, values)
+    return TrialEvent(trial.number, "COMPLETE", trial.params, values=values)
+
+
+def worker_loop(
+    ctx: TrialContext,
+    study: optuna.Study,
+    lock: BudgetLock,
+    *,
+    budget: int,
+    deadline: float | None,
+    on_event: Callable[[TrialEvent], None] | None = None,
+) -> int:
+    """Run trials until the budget is used or the deadline passes; returns how many ran here."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    ran = 0
+    try:
+        while deadline is None or time.time() < deadline:
+            with lock.hold():
+                reap_dead_trials(study)
+                if budget_used(study.get_trials(deepcopy=False)) >= budget:
+                    break
+                trial = study.ask()
+                claim(study, trial)
+            event = _run_one(ctx, study, trial)
+            ran += 1
+            if on_event is not None:
+                on_event(event)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        ctx.gate.close()
+    return ran
