@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -22,9 +23,19 @@ from prunefront.pruning import (
     sparsity_summary,
 )
 from prunefront.spaces import model_footprint, parse_dtype, parse_format
-from prunefront.tasks import Task, check_width
+from prunefront.tasks import Task, TrainSnapshot, check_width, supports_warm_start
 
-__all__ = ["Candidate", "PruningSettings", "StepHook", "TrainResult", "train_candidate"]
+__all__ = [
+    "Candidate",
+    "PruningSettings",
+    "StepHook",
+    "TrainResult",
+    "WarmKey",
+    "WarmSlot",
+    "WarmStart",
+    "train_candidate",
+    "warm_start_step",
+]
 
 StepHook = Callable[[int, nn.Module], None]
 
@@ -85,7 +96,12 @@ class PruningSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class TrainResult:
-    """What training one candidate produced (all plain data)."""
+    """What training one candidate produced (all plain data).
+
+    ``train_seconds`` is the time training actually took: on a warm-start ``"hit"`` only the
+    steps after the shared snapshot (plus reading it). ``warm_start`` is ``"hit"`` (resumed from a
+    snapshot), ``"miss"`` (trained from scratch and saved the snapshot) or ``"off"``.
+    """
 
     task: str
     width: float
@@ -103,6 +119,7 @@ class TrainResult:
     train_seconds: float
     seed: int
     layers: list[LayerSparsity] = field(default_factory=list)
+    warm_start: str = "off"
 
     def to_dict(self) -> dict[str, Any]:
         """The ``prunefront train --json`` document."""
@@ -128,6 +145,62 @@ class TrainResult:
         }
 
 
+@dataclass(frozen=True, kw_only=True)
+class WarmKey:
+    """What makes the dense warm-ups of two candidates of one task identical.
+
+    Attributes:
+        width: Width multiplier.
+        seed: Training seed (initialisation and data order).
+        snapshot_step: Last step before pruning begins (``begin_step - 1``).
+        total_steps: The task's optimizer steps.
+        device: Training device, as given to ``train_candidate``.
+    """
+
+    width: float
+    seed: int
+    snapshot_step: int
+    total_steps: int
+    device: str
+
+
+class WarmSlot(Protocol):
+    """One entry of a ``WarmStart`` store: its snapshot if present, or the way to save it."""
+
+    @property
+    def snapshot(self) -> TrainSnapshot | None:
+        """The stored snapshot (a hit), or None (a miss: train from scratch and ``save``)."""
+        ...
+
+    def save(self, snapshot: TrainSnapshot) -> None:
+        """Store the snapshot this candidate's training took at ``WarmKey.snapshot_step``."""
+        ...
+
+
+class WarmStart(Protocol):
+    """Where ``train_candidate`` finds and keeps dense warm-up snapshots (the search's cache)."""
+
+    def open(self, key: WarmKey) -> AbstractContextManager[WarmSlot]:
+        """The entry of ``key``, held until the ``with`` block ends."""
+        ...
+
+
+def warm_start_step(total_steps: int, settings: PruningSettings) -> int:
+    """The step whose snapshot candidates of one width share: the last before pruning begins.
+
+    At ``begin_step`` the first masks are computed, so every step before it is the same dense
+    training whatever the sparsity or pattern; -1 when pruning begins at step 0.
+    """
+    schedule = default_schedule(
+        total_steps,
+        0.0,
+        begin_frac=settings.begin_frac,
+        end_frac=settings.end_frac,
+        updates=settings.updates,
+    )
+    return schedule.begin_step - 1
+
+
 def _prunable_sparsity(layers: Sequence[LayerSparsity]) -> float:
     numel = sum(layer.numel for layer in layers)
     nonzero = sum(layer.nonzero for layer in layers)
@@ -142,6 +215,7 @@ def train_candidate(
     device: str | torch.device = "cpu",
     settings: PruningSettings | None = None,
     step_hook: StepHook | None = None,
+    warm_start: WarmStart | None = None,
 ) -> tuple[nn.Module, TrainResult]:
     """Build ``candidate``, train it with the gradual pruner, evaluate and size it.
 
@@ -153,6 +227,11 @@ def train_candidate(
         settings: Pruning schedule and footprint settings.
         step_hook: Called as ``step_hook(step, model)`` after the pruner on every step (the
             search uses it to pause for other workers' profiles and to stop hopeless trials).
+        warm_start: Share the dense warm-up with other candidates of this width and seed: resume
+            from its snapshot, or train from scratch and save it. Used only when the task
+            supports it (``supports_warm_start``) and pruning does not begin at step 0; the
+            result is bit-identical either way, and the steps skipped on a hit see no
+            ``step_hook``.
 
     Returns:
         The trained (stripped, ordinary) model on the CPU and its ``TrainResult``.
@@ -180,8 +259,15 @@ def train_candidate(
         on_step = pruner.on_step
     if step_hook is not None:
         on_step = _chain(on_step, step_hook, model)
+    key = WarmKey(
+        width=candidate.width,
+        seed=seed,
+        snapshot_step=warm_start_step(task.total_steps(), settings),
+        total_steps=task.total_steps(),
+        device=str(device),
+    )
     started = time.perf_counter()
-    task.train(model, on_step=on_step, device=device, seed=seed)
+    warm = _train(task, model, on_step=on_step, device=device, seed=seed, key=key, store=warm_start)
     train_seconds = time.perf_counter() - started
     if pruner is not None:
         pruner.strip()
@@ -213,8 +299,39 @@ def train_candidate(
         train_seconds=train_seconds,
         seed=seed,
         layers=layers,
+        warm_start=warm,
     )
     return model, result
+
+
+def _train(
+    task: Task,
+    model: nn.Module,
+    *,
+    on_step: Callable[[int], None],
+    device: str | torch.device,
+    seed: int,
+    key: WarmKey,
+    store: WarmStart | None,
+) -> str:
+    """Train ``model``, warm-started from ``store`` where possible; returns hit, miss or off."""
+    if store is None or key.snapshot_step < 0 or not supports_warm_start(task):
+        task.train(model, on_step=on_step, device=device, seed=seed)
+        return "off"
+    with store.open(key) as slot:
+        snapshot = slot.snapshot
+        if snapshot is None:
+            task.train(
+                model,
+                on_step=on_step,
+                device=device,
+                seed=seed,
+                snapshot_at=key.snapshot_step,
+                on_snapshot=slot.save,
+            )
+            return "miss"
+    task.train(model, on_step=on_step, device=device, seed=seed, resume=snapshot)
+    return "hit"
 
 
 def _noop(step: int) -> None:

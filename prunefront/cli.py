@@ -293,36 +293,25 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Run (or resume) a search; the same command on another machine joins a PostgreSQL study."""
-    import time
-
     from prunefront.config import load_config
-    from prunefront.search import TrialEvent, plan_search, run_search, study_status
+    from prunefront.search import Progress, TrialEvent, plan_search, run_search, study_status
 
     config = load_config(config_path)
     plan = plan_search(config, workers=workers)
-    started = time.time()
-    done = {"n": 0}
 
     def say(line: str) -> None:
         stderr_console.print(line, markup=False, highlight=False)
 
-    def on_event(event: TrialEvent) -> None:
-        done["n"] += 1
-        elapsed = time.time() - started
-        width = event.params.get("width")
-        values = (
-            ""
-            if event.values is None
-            else " -> "
-            + ", ".join(
-                f"{name} {value:.4g}"
-                for name, value in zip(plan.objectives, event.values, strict=False)
-            )
-        )
+    def on_event(event: TrialEvent, progress: Progress) -> None:
+        values = ""
+        if event.values is not None:
+            pairs = zip(plan.objectives, event.values, strict=False)
+            values = " -> " + ", ".join(f"{name} {value:.4g}" for name, value in pairs)
         reason = f" ({event.reason})" if event.reason else ""
+        params = event.params
         say(
-            f"trial {event.number} {event.state.lower()}: width {width}{values}{reason} "
-            f"[{elapsed / 60:.1f} min, {elapsed / done['n']:.0f} s/trial]"
+            f"trial {event.number} {event.state.lower()}: width {params.get('width')} "
+            f"{params.get('pattern', '')}{values}{reason} | {progress.line()}"
         )
 
     resume = f"prunefront search {config_path}"

@@ -181,15 +181,28 @@ class BudgetConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class TargetConfig:
-    """``[target]``: where and how candidates are profiled."""
+    """``[target]``: where and how candidates are profiled.
+
+    ``latency_min_time_s`` keeps timing at least that long even once the spread has settled
+    (robust medians on a busy machine); ``latency_max_time_s`` caps one strategy's timing.
+    """
 
     device: str = "cpu"
     batch_size: int = 1
     threads: int = 1
     energy: str = "auto"
     token_file: str | None = None
+    latency_min_time_s: float = 1.0
+    latency_max_time_s: float = 10.0
 
     def __post_init__(self) -> None:
+        _number("target.latency_min_time_s", self.latency_min_time_s, lo=0.0)
+        _number(
+            "target.latency_max_time_s",
+            self.latency_max_time_s,
+            lo=self.latency_min_time_s,
+            lo_open=True,
+        )
         dev = _string("target.device", self.device)
         if not (
             dev == "cpu"

@@ -6,12 +6,20 @@ resumes the study and runs the workers. ``study_status`` summarises a running or
 
 from __future__ import annotations
 
-from prunefront.search._runner import SearchPlan, plan_search, resolve_objectives, run_search
+from prunefront.search._runner import (
+    Progress,
+    SearchPlan,
+    plan_search,
+    progress,
+    resolve_objectives,
+    run_search,
+)
 from prunefront.search._status import StudyStatus, load_study, study_status
 from prunefront.search._storage import StorageSpec, mask_url, resolve_storage
 from prunefront.search._worker import TrialEvent
 
 __all__ = [
+    "Progress",
     "SearchPlan",
     "StorageSpec",
     "StudyStatus",
@@ -19,6 +27,7 @@ __all__ = [
     "load_study",
     "mask_url",
     "plan_search",
+    "progress",
     "resolve_objectives",
     "resolve_storage",
     "run_search",

@@ -21,7 +21,7 @@ import optuna
 import torch
 from torch import nn
 
-from prunefront.candidate import Candidate, PruningSettings, StepHook, train_candidate
+from prunefront.candidate import Candidate, PruningSettings, StepHook, WarmStart, train_candidate
 from prunefront.config import RunConfig
 from prunefront.pruning import default_schedule, save_sparse
 from prunefront.search._early import early_stop_hook
@@ -62,7 +62,10 @@ def library_versions() -> dict[str, str]:
 
 @dataclass(frozen=True, kw_only=True)
 class TrialContext:
-    """Everything a worker needs to run trials (built once per worker)."""
+    """Everything a worker needs to run trials (built once per worker).
+
+    ``warm_start`` is the run's warm-start cache, or None when ``search.warm_start`` is off.
+    """
 
     config: RunConfig
     task: Task
@@ -73,6 +76,7 @@ class TrialContext:
     gate: ProfileGate
     versions: dict[str, str]
     profile: Callable[[nn.Module, Task], Any]
+    warm_start: WarmStart | None = None
 
 
 def _settings(config: RunConfig) -> PruningSettings:
@@ -149,6 +153,7 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
         device=ctx.config.search.train_device,
         settings=_settings(ctx.config),
         step_hook=_hooks(ctx, trial, sparsity, predicted),
+        warm_start=ctx.warm_start,
     )
     _store_training(trial, result, ctx)
     if not math.isfinite(result.metric_value):
@@ -193,6 +198,7 @@ def _store_training(trial: optuna.Trial, result: Any, ctx: TrialContext) -> None
         "metric_name",
         "metric_direction",
         "train_seconds",
+        "warm_start",
     ):
         trial.set_user_attr(key, getattr(result, key))
     value = result.metric_value

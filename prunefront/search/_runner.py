@@ -36,7 +36,15 @@ from prunefront.search._worker import (
     worker_loop,
 )
 
-__all__ = ["SearchPlan", "plan_search", "resolve_objectives", "run_search", "run_worker"]
+__all__ = [
+    "Progress",
+    "SearchPlan",
+    "plan_search",
+    "progress",
+    "resolve_objectives",
+    "run_search",
+    "run_worker",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,21 +186,73 @@ def _worker_process(plan: SearchPlan, worker: int) -> None:
         run_worker(plan, worker)
 
 
-def counts(study: optuna.Study) -> dict[str, int]:
-    """Trials per state name."""
-    out: dict[str, int] = {}
-    for trial in study.get_trials(deepcopy=False):
-        out[trial.state.name] = out.get(trial.state.name, 0) + 1
-    return out
+@dataclass(frozen=True, kw_only=True)
+class Progress:
+    """Where a search stands: what a live display shows."""
+
+    done: int
+    budget: int
+    failed: int
+    pruned: int
+    running: int
+    front_size: int
+    elapsed_s: float
+    remaining_s: float | None
+
+    def line(self) -> str:
+        """One line for a log or a terminal."""
+        remaining = "?" if self.remaining_s is None else f"{self.remaining_s / 60:.1f} min"
+        return (
+            f"{self.done}/{self.budget} trials done ({self.failed} failed, {self.pruned} pruned, "
+            f"{self.running} running), front {self.front_size}, "
+            f"elapsed {self.elapsed_s / 60:.1f} min, remaining ~{remaining}"
+        )
+
+
+def progress(study: optuna.Study, budget: int, started: float, done_at_start: int) -> Progress:
+    """The progress of ``study``; the remaining time extrapolates this run's own pace."""
+    trials = study.get_trials(deepcopy=False)
+    by_state = {state: 0 for state in TrialState}
+    for trial in trials:
+        by_state[trial.state] += 1
+    feasible = [
+        t
+        for t in trials
+        if t.state == TrialState.COMPLETE and all(v <= 0 for v in t.constraints.values())
+    ]
+    done = budget_used(trials) - by_state[TrialState.RUNNING]
+    elapsed = time.time() - started
+    remaining = None
+    if done > done_at_start:
+        remaining = max(budget - done, 0) * elapsed / (done - done_at_start)
+    return Progress(
+        done=done,
+        budget=budget,
+        failed=sum(
+            1 for t in trials if t.state == TrialState.FAIL and "retry_of" not in t.user_attrs
+        ),
+        pruned=by_state[TrialState.PRUNED],
+        running=by_state[TrialState.RUNNING],
+        front_size=len(study.best_trials) if feasible else 0,
+        elapsed_s=elapsed,
+        remaining_s=remaining,
+    )
 
 
 def run_search(
     plan: SearchPlan,
     *,
     say: Callable[[str], None],
-    on_event: Callable[[TrialEvent], None] | None = None,
+    on_event: Callable[[TrialEvent, Progress], None] | None = None,
 ) -> optuna.Study:
-    """Create or resume the study and run ``plan.workers`` workers until done."""
+    """Create or resume the study and run ``plan.workers`` workers until done.
+
+    Args:
+        plan: The validated search.
+        say: Receives log lines (start, skipped widths, progress of worker processes).
+        on_event: Receives each trial this process ran, with the progress after it.
+    """
+    started = time.time()
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     study, _, created = _open(plan, worker=0)
     budget = plan.config.search.trials
@@ -206,7 +266,12 @@ def run_search(
     if plan.dropped_widths:
         say(f"widths {list(plan.dropped_widths)} fit the budget at no sparsity and are skipped")
     if plan.workers == 1:
-        run_worker(plan, 0, on_event)
+
+        def forward(event: TrialEvent) -> None:
+            if on_event is not None:
+                on_event(event, progress(study, budget, started, used))
+
+        run_worker(plan, 0, forward)
         return study
     context = multiprocessing.get_context("spawn")
     processes = [
@@ -215,14 +280,15 @@ def run_search(
     ]
     for process in processes:
         process.start()
-    last: dict[str, int] = {}
+    last: tuple[int, ...] = ()
     try:
         while any(p.is_alive() for p in processes):
             time.sleep(2.0)
-            now = counts(study)
-            if now != last:
-                last = now
-                say("progress: " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(now.items())))
+            now = progress(study, budget, started, used)
+            counts = (now.done, now.failed, now.pruned, now.running)
+            if counts != last:
+                last = counts
+                say(now.line())
     except KeyboardInterrupt:
         for process in processes:
             process.join(timeout=30)

@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import os
 import re
+import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -83,12 +84,15 @@ def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
             return JournalStorage(JournalFileBackend(spec.url))
         if spec.kind == "sqlite":
             return RDBStorage(spec.url)
-        return RDBStorage(
-            spec.url,
-            heartbeat_interval=HEARTBEAT_INTERVAL_S,
-            grace_period=GRACE_PERIOD_S,
-            engine_kwargs={"pool_pre_ping": True},
-        )
+        with warnings.catch_warnings():
+            # Heartbeats are "experimental" in Optuna; prunefront relies on them deliberately.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(
+                spec.url,
+                heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                grace_period=GRACE_PERIOD_S,
+                engine_kwargs={"pool_pre_ping": True},
+            )
     except Exception as error:  # connection errors come in many driver-specific types
         message = mask_url(str(error).strip().splitlines()[0] if str(error).strip() else "")
         raise PrunefrontError(

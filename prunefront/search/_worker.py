@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from optuna.trial import TrialState
 
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
+from prunefront.search._cache import WarmStartCache, task_identity
 from prunefront.search._early import EarlyStop
 from prunefront.search._gate import ProfileGate
 from prunefront.search._objective import TrialContext, TrialFailed, library_versions, run_trial
@@ -76,8 +78,13 @@ def profile_function(config: RunConfig) -> Callable[[torch.nn.Module, Task], Any
     target = config.target
 
     def profile(model: torch.nn.Module, task: Task) -> Any:
-        from prunefront.profilers import profile_candidate
+        from prunefront.profilers import LatencySettings, ProfileSettings, profile_candidate
 
+        settings = ProfileSettings(
+            latency=LatencySettings(
+                min_time_s=target.latency_min_time_s, max_time_s=target.latency_max_time_s
+            )
+        )
         model.eval()
         return profile_candidate(
             model,
@@ -86,6 +93,7 @@ def profile_function(config: RunConfig) -> Callable[[torch.nn.Module, Task], Any
             threads=target.threads,
             batch_size=target.batch_size,
             energy=target.energy,
+            settings=settings,
         )
 
     return profile
@@ -122,6 +130,9 @@ def build_context(
         gate=ProfileGate(run_dir, enabled=workers > 1),
         versions=library_versions(),
         profile=profile_function(config),
+        warm_start=(
+            WarmStartCache(run_dir, task_identity(config)) if config.search.warm_start else None
+        ),
     )
 
 
@@ -182,7 +193,11 @@ def worker_loop(
                 reap_dead_trials(study)
                 if budget_used(study.get_trials(deepcopy=False)) >= budget:
                     break
-                trial = study.ask()
+                with warnings.catch_warnings():
+                    # Optuna warns that heartbeats are meant for Study.optimize; the worker
+                    # runs Optuna's heartbeat thread itself around every trial (``_run_one``).
+                    warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                    trial = study.ask()
                 claim(study, trial)
             event = _run_one(ctx, study, trial)
             ran += 1

@@ -12,18 +12,28 @@ from prunefront.tasks._charlm import CharLmLstm
 from prunefront.tasks._mnist1d import Mnist1dCnn
 from prunefront.tasks._resolve import BUILTIN_TASKS, check_task, resolve_task
 from prunefront.tasks._supervised import SupervisedTask, accuracy
+from prunefront.tasks._warm import (
+    OnSnapshot,
+    SupportsWarmStart,
+    TrainSnapshot,
+    supports_warm_start,
+)
 from prunefront.tasks._width import check_width, scale_channels
 
 __all__ = [
     "BUILTIN_TASKS",
     "CharLmLstm",
     "Mnist1dCnn",
+    "OnSnapshot",
     "OnStep",
     "SupervisedTask",
+    "SupportsWarmStart",
     "Task",
+    "TrainSnapshot",
     "accuracy",
     "check_task",
     "check_width",
     "resolve_task",
     "scale_channels",
+    "supports_warm_start",
 ]

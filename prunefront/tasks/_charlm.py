@@ -18,6 +18,14 @@ from torch import nn
 from prunefront.tasks._base import OnStep
 from prunefront.tasks._checks import positive_float, positive_int
 from prunefront.tasks._loop import hold_then_cosine, seeded, to_device, train_steps
+from prunefront.tasks._warm import (
+    OnSnapshot,
+    TrainSnapshot,
+    capture_snapshot,
+    check_warm_args,
+    restore_snapshot,
+    with_snapshot,
+)
 from prunefront.tasks._width import check_width, scale_channels
 
 __all__ = ["CharLmLstm", "CharLstm", "char_corpus"]
@@ -153,30 +161,70 @@ class CharLmLstm:
         return window[:, :-1], window[:, 1:]
 
     def train(
-        self, model: nn.Module, *, on_step: OnStep, device: torch.device | str, seed: int
+        self,
+        model: nn.Module,
+        *,
+        on_step: OnStep,
+        device: torch.device | str,
+        seed: int,
+        resume: TrainSnapshot | None = None,
+        snapshot_at: int | None = None,
+        on_snapshot: OnSnapshot | None = None,
     ) -> None:
         """Train ``model`` in place, calling ``on_step(step)`` after every optimizer step.
 
+        Supports warm starts (``SupportsWarmStart``): ``resume`` continues from a snapshot after
+        its step, bit-identical to training from scratch with the same ``seed``; ``on_snapshot``
+        receives a snapshot right after ``on_step(snapshot_at)``.
+
         Raises:
             FloatingPointError: If the loss becomes NaN or infinite (the message names the step).
+            PrunefrontError: If ``snapshot_at`` or ``resume.step`` is not a step of training.
         """
+        check_warm_args(self.steps, resume, snapshot_at)
         dev = torch.device(device)
         train_ids = char_corpus()[1]
         model.to(dev)
         model.train()
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
         scheduler = hold_then_cosine(optimizer, self.steps)
+        # Each step draws its windows from this generator, so its state is the data order.
         generator = torch.Generator().manual_seed(seed)
-        batches = (to_device(self._windows(train_ids, generator), dev) for _ in range(self.steps))
+
+        def take(step: int) -> TrainSnapshot:
+            return capture_snapshot(
+                step,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                device=dev,
+                data_state={"generator": generator.get_state()},
+            )
+
+        step_fn = with_snapshot(
+            on_step, snapshot_at=snapshot_at, on_snapshot=on_snapshot, take=take
+        )
         with seeded(seed, dev):
+            first = 0
+            if resume is not None:
+                restore_snapshot(
+                    resume, model=model, optimizer=optimizer, scheduler=scheduler, device=dev
+                )
+                generator.set_state(resume.data_state["generator"])
+                first = resume.step + 1
+            batches = (
+                to_device(self._windows(train_ids, generator), dev)
+                for _ in range(first, self.steps)
+            )
             train_steps(
                 model,
                 batches,
                 loss_fn=_loss,
                 optimizer=optimizer,
                 scheduler=scheduler,
-                on_step=on_step,
+                on_step=step_fn,
                 max_grad_norm=self.max_grad_norm,
+                first_step=first,
             )
 
     @torch.no_grad()

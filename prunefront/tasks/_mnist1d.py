@@ -21,6 +21,7 @@ from prunefront.tasks._base import OnStep
 from prunefront.tasks._checks import positive_float, positive_int
 from prunefront.tasks._loop import hold_then_cosine, seeded
 from prunefront.tasks._supervised import SupervisedTask
+from prunefront.tasks._warm import OnSnapshot, TrainSnapshot
 from prunefront.tasks._width import check_width, scale_channels
 
 __all__ = ["Mnist1dCnn", "mnist1d_arrays"]
@@ -184,10 +185,29 @@ class Mnist1dCnn:
         return self.epochs * -(-_num_train(self.num_samples) // self.batch_size)
 
     def train(
-        self, model: nn.Module, *, on_step: OnStep, device: torch.device | str, seed: int
+        self,
+        model: nn.Module,
+        *,
+        on_step: OnStep,
+        device: torch.device | str,
+        seed: int,
+        resume: TrainSnapshot | None = None,
+        snapshot_at: int | None = None,
+        on_snapshot: OnSnapshot | None = None,
     ) -> None:
-        """Train ``model`` in place, calling ``on_step(step)`` after every optimizer step."""
-        self._supervised().train(model, on_step=on_step, device=device, seed=seed)
+        """Train ``model`` in place, calling ``on_step(step)`` after every optimizer step.
+
+        Supports warm starts (``SupportsWarmStart``) exactly as ``SupervisedTask.train``.
+        """
+        self._supervised().train(
+            model,
+            on_step=on_step,
+            device=device,
+            seed=seed,
+            resume=resume,
+            snapshot_at=snapshot_at,
+            on_snapshot=on_snapshot,
+        )
 
     def evaluate(self, model: nn.Module, *, device: torch.device | str) -> float:
         """Return test accuracy in [0, 1]."""

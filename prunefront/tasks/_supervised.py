@@ -8,16 +8,31 @@ search over: hand over the pieces and the training loop (seeding, device placeme
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable, Iterator, Sized
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    Sampler,
+    default_collate,
+)
 
 from prunefront.errors import PrunefrontError
 from prunefront.tasks._base import OnStep
 from prunefront.tasks._checks import positive_int
 from prunefront.tasks._loop import seeded, to_device, train_steps
+from prunefront.tasks._warm import (
+    OnSnapshot,
+    TrainSnapshot,
+    capture_snapshot,
+    check_warm_args,
+    restore_snapshot,
+    with_snapshot,
+)
 from prunefront.tasks._width import check_width
 
 __all__ = ["SupervisedTask", "accuracy"]
@@ -41,6 +56,27 @@ def _sized(key: str, data: Dataset[tuple[torch.Tensor, ...]]) -> int:
     if len(data) == 0:
         raise PrunefrontError(f"{key} is empty; it needs at least one sample")
     return len(data)
+
+
+class _SkippingBatchSampler(Sampler[list[int]]):
+    """A ``BatchSampler`` whose next pass leaves out its first ``skip`` batches.
+
+    The skipped batches are still drawn (only their indices, no data is loaded), so the shared
+    generator advances exactly as in an uninterrupted pass.
+    """
+
+    def __init__(self, inner: BatchSampler) -> None:
+        self.inner = inner
+        self.skip = 0
+
+    def __iter__(self) -> Iterator[list[int]]:
+        skip, self.skip = self.skip, 0
+        for index, batch in enumerate(self.inner):
+            if index >= skip:
+                yield batch
+
+    def __len__(self) -> int:
+        return len(self.inner)
 
 
 class SupervisedTask:
@@ -153,14 +189,43 @@ class SupervisedTask:
         """Return the number of optimizer steps that ``train`` will take."""
         return self.epochs * self.steps_per_epoch()
 
+    def _loader(
+        self, generator: torch.Generator
+    ) -> tuple[_SkippingBatchSampler, DataLoader[tuple[torch.Tensor, ...]]]:
+        # The sampler DataLoader(shuffle=True) would build, wrapped so that a resumed epoch can
+        # skip the batches already taken without loading them.
+        batch_sampler = _SkippingBatchSampler(
+            BatchSampler(
+                RandomSampler(self.train_data, generator=generator),  # type: ignore[arg-type]
+                self.batch_size,
+                self.drop_last,
+            )
+        )
+        loader = DataLoader(self.train_data, batch_sampler=batch_sampler, generator=generator)
+        return batch_sampler, loader
+
     def train(
-        self, model: nn.Module, *, on_step: OnStep, device: torch.device | str, seed: int
+        self,
+        model: nn.Module,
+        *,
+        on_step: OnStep,
+        device: torch.device | str,
+        seed: int,
+        resume: TrainSnapshot | None = None,
+        snapshot_at: int | None = None,
+        on_snapshot: OnSnapshot | None = None,
     ) -> None:
         """Train ``model`` in place on ``device``, calling ``on_step(step)`` after every step.
 
+        Supports warm starts (``SupportsWarmStart``): ``resume`` continues from a snapshot after
+        its step, bit-identical to training from scratch with the same ``seed``; ``on_snapshot``
+        receives a snapshot right after ``on_step(snapshot_at)``.
+
         Raises:
             FloatingPointError: If the loss becomes NaN or infinite (the message names the step).
+            PrunefrontError: If ``snapshot_at`` or ``resume.step`` is not a step of training.
         """
+        check_warm_args(self.total_steps(), resume, snapshot_at)
         dev = torch.device(device)
         model.to(dev)
         model.train()
@@ -169,21 +234,41 @@ class SupervisedTask:
         if self.scheduler_fn is not None:
             scheduler = self.scheduler_fn(optimizer, self.total_steps())
         generator = torch.Generator().manual_seed(seed)
-        loader = DataLoader(
-            self.train_data,
-            batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=self.drop_last,
-            generator=generator,
-        )
+        batch_sampler, loader = self._loader(generator)
+        per_epoch = self.steps_per_epoch()
+        # The data order of an epoch is fixed by the generator's state when the epoch starts.
+        epoch_start = [generator.get_state()]
+
+        def take(step: int) -> TrainSnapshot:
+            data_state = {"epoch_generator": epoch_start[0], "batches_done": step % per_epoch + 1}
+            return capture_snapshot(
+                step,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                device=dev,
+                data_state=data_state,
+            )
 
         def loss_fn(net: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             *inputs, targets = batch
             return self.loss_fn(net(*inputs), targets)
 
+        step_fn = with_snapshot(
+            on_step, snapshot_at=snapshot_at, on_snapshot=on_snapshot, take=take
+        )
         with seeded(seed, dev):
             step = 0
-            for _ in range(self.epochs):
+            if resume is not None:
+                restore_snapshot(
+                    resume, model=model, optimizer=optimizer, scheduler=scheduler, device=dev
+                )
+                generator.set_state(resume.data_state["epoch_generator"])
+                batch_sampler.skip = int(resume.data_state["batches_done"])
+                step = resume.step + 1
+            first_epoch = 0 if resume is None else resume.step // per_epoch
+            for _ in range(first_epoch, self.epochs):
+                epoch_start[0] = generator.get_state()
                 batches = (to_device(batch, dev) for batch in loader)
                 step = train_steps(
                     model,
@@ -191,7 +276,7 @@ class SupervisedTask:
                     loss_fn=loss_fn,
                     optimizer=optimizer,
                     scheduler=scheduler,
-                    on_step=on_step,
+                    on_step=step_fn,
                     max_grad_norm=self.max_grad_norm,
                     first_step=step,
                 )

@@ -1,0 +1,179 @@
+"""Faults with real storages: kill -9 and SIGTERM mid-trial, then resume; several workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from prunefront.config import load_config
+from prunefront.search import plan_search, run_search
+from prunefront.search._storage import open_storage, resolve_storage
+from prunefront.search._trials import OWNER_KEY
+
+SLOW_TASK = '''
+import time
+
+from prunefront.testing import TinyTask
+
+
+class Slow(TinyTask):
+    """Sleeps after training so that a test can kill the worker in the middle of a trial."""
+
+    def train(self, model, *, on_step, device, seed):
+        super().train(model, on_step=on_step, device=device, seed=seed)
+        time.sleep(1.5)
+
+
+TASK = Slow(epochs=2)
+'''
+
+
+def _storage_for(kind: str, tmp_path: Path, postgres: str | None) -> str | None:
+    if kind == "journal":
+        return None
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    return postgres
+
+
+def _open_study(config_path: Path) -> optuna.Study:
+    config = load_config(config_path)
+    spec = resolve_storage(config.search.storage, Path(config.search.run_dir or "."))
+    return optuna.load_study(study_name=config.study_name(), storage=open_storage(spec))
+
+
+def _wait_for_running_trial(config_path: Path, process: subprocess.Popen[bytes]) -> int:
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        try:
+            study = _open_study(config_path)
+            running = [
+                t
+                for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                if t.number >= 1 and OWNER_KEY in t.system_attrs
+            ]
+            if running:
+                return running[0].number
+        except (KeyError, ValueError):
+            pass  # the study is not created yet
+        time.sleep(0.2)
+    raise AssertionError("no trial started within 120 s")
+
+
+def _start(config_path: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "prunefront", "search", str(config_path)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _check_resumed(study: optuna.Study, budget: int, interrupted: int) -> None:
+    trials = study.get_trials(deepcopy=False)
+    states = Counter(t.state for t in trials)
+    assert states[TrialState.COMPLETE] == budget
+    assert states[TrialState.RUNNING] == 0
+    assert states[TrialState.WAITING] == 0
+    dead = trials[interrupted]
+    assert dead.state == TrialState.FAIL and dead.user_attrs["fail_reason"]
+    retries = [t for t in trials if t.user_attrs.get("retry_of") == interrupted]
+    assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
+    assert retries[0].params == dead.params
+    seeded = Counter(
+        (t.user_attrs["seeded"], t.user_attrs["iso_level_bytes"])
+        for t in trials
+        if t.state == TrialState.COMPLETE and "seeded" in t.user_attrs
+    )
+    assert seeded and set(seeded.values()) == {1}  # every seeded candidate completed once
+
+
+@pytest.mark.parametrize(
+    "kind", ["journal", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_kill_minus_nine_mid_trial_then_resume_completes_exactly_the_budget(
+    kind: str,
+    tmp_path: Path,
+    write_config: Callable[..., Path],
+    request: pytest.FixtureRequest,
+    unique_study: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    postgres = request.getfixturevalue("postgres_url") if kind == "postgres" else None
+    (tmp_path / "slow_task.py").write_text(SLOW_TASK)
+    config_path = write_config(
+        task="slow_task:TASK",
+        trials=4,
+        storage=_storage_for(kind, tmp_path, postgres),
+        study=unique_study,
+    )
+    process = _start(config_path, tmp_path)
+    try:
+        killed = _wait_for_running_trial(config_path, process)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert _open_study(config_path).trials[killed].state == TrialState.RUNNING
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    study = run_search(plan_search(load_config(config_path)), say=lambda line: None)
+    _check_resumed(study, 4, killed)
+    assert "died" in study.trials[killed].user_attrs["fail_reason"]
+
+
+def test_sigterm_stops_cleanly_says_how_to_resume_and_resume_finishes(
+    tmp_path: Path, write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "slow_task.py").write_text(SLOW_TASK)
+    config_path = write_config(task="slow_task:TASK", trials=4)
+    process = _start(config_path, tmp_path)
+    stopped = _wait_for_running_trial(config_path, process)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert f"Resume with: prunefront search {config_path}" in err.decode()
+    assert "Traceback" not in err.decode()
+    study = _open_study(config_path)
+    assert study.trials[stopped].state == TrialState.FAIL
+    assert "interrupted" in study.trials[stopped].user_attrs["fail_reason"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    resumed = run_search(plan_search(load_config(config_path)), say=lambda line: None)
+    _check_resumed(resumed, 4, stopped)
+
+
+@pytest.mark.parametrize(
+    ("kind", "workers"),
+    [("journal", 2), ("journal", 3), pytest.param("postgres", 2, marks=pytest.mark.postgres)],
+)
+def test_workers_started_together_respect_the_budget(
+    kind: str,
+    workers: int,
+    tmp_path: Path,
+    write_config: Callable[..., Path],
+    request: pytest.FixtureRequest,
+    unique_study: str,
+) -> None:
+    postgres = request.getfixturevalue("postgres_url") if kind == "postgres" else None
+    config_path = write_config(
+        trials=7, storage=_storage_for(kind, tmp_path, postgres), study=unique_study
+    )
+    study = run_search(plan_search(load_config(config_path), workers=workers), say=lambda _: None)
+    trials = study.get_trials(deepcopy=False)
+    assert len(trials) == 7
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    pids = {t.user_attrs["pid"] for t in trials}
+    assert len(pids) >= 2  # the work was really shared

@@ -1,0 +1,155 @@
+"""Real searches on the tiny task: budget, feasibility, seeding, failures, resume, refusal."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from prunefront.config import load_config
+from prunefront.errors import PrunefrontError
+from prunefront.pruning import load_sparse
+from prunefront.search import load_study, plan_search, run_search, study_status
+
+FAILING_TASK = '''
+from prunefront.testing import TinyTask
+
+
+class Failing(TinyTask):
+    """Diverges at width 0.5, raises at width 1.0."""
+
+    def train(self, model, *, on_step, device, seed):
+        width = model[0].out_features
+        if width == 32:
+            raise FloatingPointError("training loss became nan at step 3")
+        if width == 64:
+            raise RuntimeError("boom")
+        return super().train(model, on_step=on_step, device=device, seed=seed)
+
+
+TASK = Failing(epochs=2)
+'''
+
+
+def run(path: Path, workers: int | None = None) -> optuna.Study:
+    return run_search(plan_search(load_config(path), workers=workers), say=lambda line: None)
+
+
+def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def test_search_runs_exactly_the_budget_within_the_footprint_budget(
+    write_config: Callable[..., Path],
+) -> None:
+    study = run(write_config(trials=5))
+    trials = study.get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
+    for trial in trials:
+        attrs = trial.user_attrs
+        assert attrs["footprint_predicted_bytes"] <= 6000
+        assert attrs["footprint_bytes"] <= 6000
+        assert all(v <= 0 for v in trial.constraints.values())
+        assert attrs["latency_kind"] == "measured" and attrs["latency_method"] == "perf_counter"
+        assert attrs["energy_kind"] == "unavailable" and attrs["energy_reason"]
+        assert len(trial.values) == 2
+        assert trial.values[0] == attrs["metric_value"]
+        measurements = json.loads(attrs["measurements"])
+        assert {m["name"] for m in measurements} >= {"latency_ms", "energy_mj"}
+        assert set(json.loads(attrs["versions"])) >= {"torch", "optuna", "prunefront"}
+
+
+def test_seeded_iso_footprint_pairs_run_first_and_match_in_bytes(
+    write_config: Callable[..., Path],
+) -> None:
+    study = run(write_config(trials=4))
+    seeded = [t for t in study.trials if "seeded" in t.user_attrs]
+    assert [t.user_attrs["seeded"] for t in seeded] == ["small-dense", "large-sparse"] * (
+        len(seeded) // 2
+    )
+    assert [t.number for t in seeded] == list(range(len(seeded)))
+    for small, large in zip(seeded[::2], seeded[1::2], strict=True):
+        level = small.user_attrs["iso_level_bytes"]
+        assert small.user_attrs["sparsity_target"] == 0.0
+        assert large.user_attrs["width"] > small.user_attrs["width"]
+        assert large.user_attrs["footprint_predicted_bytes"] <= level
+        assert small.user_attrs["footprint_predicted_bytes"] == level
+
+
+def test_every_trial_saves_weights_that_reload_with_their_zeros(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    study = run(write_config(trials=2))
+    for trial in completed(study):
+        path = tmp_path / "run" / trial.user_attrs["artifact"]
+        checkpoint = load_sparse(path)
+        assert checkpoint.metadata["trial"] == trial.number
+        assert checkpoint.metadata["width"] == trial.user_attrs["width"]
+        assert path.stat().st_size == trial.user_attrs["file_bytes"]
+
+
+def test_failures_are_recorded_with_reasons_and_the_search_goes_on(
+    write_config: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "failing_task.py").write_text(FAILING_TASK)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    study = run(write_config(task="failing_task:TASK", trials=6, budget=30000))
+    states = {t.state for t in study.trials}
+    assert TrialState.FAIL in states and TrialState.COMPLETE in states
+    assert len(study.trials) == 6
+    reasons = {t.user_attrs["fail_reason"] for t in study.trials if t.state == TrialState.FAIL}
+    assert reasons <= {
+        "FloatingPointError: training loss became nan at step 3",
+        "RuntimeError: boom",
+    }
+    assert study_status(study).last_error is not None
+
+
+def test_resume_continues_to_the_new_budget_without_repeating_seeded_pairs(
+    write_config: Callable[..., Path],
+) -> None:
+    first = run(write_config(trials=3))
+    seeded_before = [t.number for t in first.trials if "seeded" in t.user_attrs]
+    assert seeded_before == [0, 1]  # one pair fits this budget; both ran in the first run
+    study = run(write_config(trials=5))
+    assert len(study.trials) == 5
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert [t.number for t in study.trials if "seeded" in t.user_attrs] == seeded_before
+
+
+def test_resume_with_a_changed_space_is_refused_naming_the_difference(
+    write_config: Callable[..., Path],
+) -> None:
+    run(write_config(trials=1))
+    changed = write_config(trials=2, widths="[0.5, 1.0]")
+    with pytest.raises(PrunefrontError, match=r"space\.widths"):
+        run(changed)
+
+
+def test_sqlite_storage_for_one_worker_and_refused_for_two(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    study = run(write_config(trials=2, storage=url))
+    assert len(completed(study)) == 2
+    with pytest.raises(PrunefrontError, match="SQLite supports one worker"):
+        plan_search(load_config(write_config(trials=2, storage=url)), workers=2)
+
+
+def test_status_reads_a_run_folder_and_lists_the_front(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    run(write_config(trials=3))
+    status = study_status(load_study(None, run_dir=tmp_path / "run"))
+    assert status.counts == {"COMPLETE": 3}
+    assert status.budget_used == 3 and status.budget == 3
+    assert 1 <= len(status.front) <= 3
+    with pytest.raises(PrunefrontError, match="no study 'nope'"):
+        load_study("nope", run_dir=tmp_path / "run")
+    with pytest.raises(PrunefrontError, match="not a run folder"):
+        load_study(None, run_dir=tmp_path)
