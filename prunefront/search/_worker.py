@@ -175,6 +175,21 @@ def _run_one(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> Tri
     return TrialEvent(trial.number, "COMPLETE", trial.params, values=values)
 
 
+SYSTEMATIC_FAILURES = 3
+
+
+def _stop_if_systematic(study: optuna.Study, failures: list[str]) -> None:
+    """Stop when the first trials all fail alike: the task is broken, not the candidates."""
+    if len(failures) < SYSTEMATIC_FAILURES or len(set(failures)) != 1:
+        return
+    if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return
+    raise PrunefrontError(
+        f"the first {len(failures)} trials all failed with {failures[0]!r}; fix the task, then "
+        "start a new study (search.study_name) or remove the run folder"
+    )
+
+
 def worker_loop(
     ctx: TrialContext,
     study: optuna.Study,
@@ -187,6 +202,7 @@ def worker_loop(
     """Run trials until the budget is used or the deadline passes; returns how many ran here."""
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     ran = 0
+    failures: list[str] = []
     try:
         while deadline is None or time.time() < deadline:
             with lock.hold():
@@ -203,6 +219,8 @@ def worker_loop(
             ran += 1
             if on_event is not None:
                 on_event(event)
+            failures = [*failures, event.reason or ""] if event.state == "FAIL" else []
+            _stop_if_systematic(study, failures)
     finally:
         signal.signal(signal.SIGTERM, previous)
         ctx.gate.close()

@@ -31,18 +31,13 @@ TOLERANCE = 1e-4
 
 
 def build_layout(model_fn: ModelFn, width: float, exclude: Sequence[str]) -> ModelLayout:
-    """Build the model at ``width`` once, on the meta device where it can be, and keep its shapes.
+    """Build the model at ``width`` once and keep its parameter shapes.
 
-    On the meta device no memory is allocated and no weights are initialised, which makes large
-    models cheap to size. A builder that needs real tensors (it loads or inspects weights) fails
-    there, so it is then built normally.
+    The model is built normally, not on the meta device: a task's ``build`` may load or cache
+    data (a vocabulary, a corpus), and anything it cached under a meta-device context would
+    be an empty meta tensor for the rest of the process.
     """
-    try:
-        with torch.device("meta"):
-            model = model_fn(width)
-    except PrunefrontError:
-        raise
-    except Exception:  # any failure on meta means "build it for real"
+    with torch.no_grad():
         model = model_fn(width)
     if not isinstance(model, nn.Module):
         raise PrunefrontError(

@@ -153,3 +153,28 @@ def test_status_reads_a_run_folder_and_lists_the_front(
         load_study("nope", run_dir=tmp_path / "run")
     with pytest.raises(PrunefrontError, match="not a run folder"):
         load_study(None, run_dir=tmp_path)
+
+
+BROKEN_TASK = """
+from prunefront.testing import TinyTask
+
+
+class Broken(TinyTask):
+    def train(self, model, *, on_step, device, seed):
+        raise ValueError("dataset file missing")
+
+
+TASK = Broken(epochs=1)
+"""
+
+
+def test_a_task_that_always_fails_stops_the_search_early_with_its_reason(
+    write_config: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_task.py").write_text(BROKEN_TASK)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(PrunefrontError, match="dataset file missing"):
+        run(write_config(task="broken_task:TASK", trials=20))
+    study = load_study("t", run_dir=tmp_path / "run")
+    assert len(study.trials) == 3  # not 20

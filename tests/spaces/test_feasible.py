@@ -119,3 +119,24 @@ def test_max_sparsity_below_the_nm_minimum_is_rejected() -> None:
 def test_builder_returning_something_else_is_rejected() -> None:
     with pytest.raises(PrunefrontError, match=r"not an nn\.Module"):
         feasible_sparsity(lambda w: "model", 1.0, budget_bytes=1e6)  # type: ignore[arg-type,return-value]
+
+
+def test_builders_that_cache_data_keep_real_tensors_after_sizing() -> None:
+    """Regression: sizing on the meta device once poisoned a task's cached corpus."""
+    import functools
+
+    import torch
+    from torch import nn
+
+    from prunefront.spaces import feasible_sparsity
+
+    @functools.lru_cache(maxsize=1)
+    def corpus() -> torch.Tensor:
+        return torch.arange(10, dtype=torch.float32)
+
+    def build(width: float) -> nn.Module:
+        return nn.Linear(int(corpus().numel()), max(1, int(64 * width)))
+
+    assert feasible_sparsity(build, 1.0, budget_bytes=10**6) is not None
+    assert corpus().device.type == "cpu"
+    assert float(corpus().sum()) == 45.0
