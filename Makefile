@@ -16,8 +16,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# A short real search on a built-in offline task, then its report (rerunning resumes it).
 demo: $(VENV)/.installed
-	$(VENV)/bin/prunefront demo
+	$(VENV)/bin/prunefront search examples/demo.toml
+	$(VENV)/bin/prunefront report --run runs/demo --study demo --out runs/demo/report
+	@echo "report: $(CURDIR)/runs/demo/report/report.html"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check prunefront tests bench

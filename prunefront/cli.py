@@ -272,19 +272,6 @@ def _print_train_result(doc: dict) -> None:
 
 
 @app.command()
-def demo(
-    task: TaskOpt = "mnist1d-cnn",
-    small_width: Annotated[float, typer.Option("--small-width")] = 0.5,
-    seeds: Annotated[str, typer.Option("--seeds", help="Comma-separated seeds.")] = "0,1",
-    as_json: JsonOpt = False,
-) -> None:
-    """The paper's question on a built-in task: large-sparse vs small-dense at equal bytes."""
-    from prunefront.demo import run_demo
-
-    run_demo(task, small_width, _parse_int_list(seeds, "--seeds"), as_json=as_json)
-
-
-@app.command()
 def search(
     config_path: Annotated[Path, typer.Argument(help="The run's search.toml.")],
     workers: Annotated[
@@ -344,9 +331,10 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """Counts per state, the current front and the last error of a running or finished study."""
-    from prunefront.search import load_study, study_status
+    from prunefront.search import study_status
+    from prunefront.studies import open_study
 
-    summary = study_status(load_study(study, storage=storage, run_dir=run))
+    summary = study_status(open_study(study, storage=storage, run=run))
     if as_json:
         emit_json(summary.to_dict())
         return
@@ -375,9 +363,12 @@ def _register_optional() -> None:
     if any(c.name == "profile" for c in app.registered_commands):
         return
     from prunefront.profilers._commands import doctor, profile
+    from prunefront.reports._commands import report, select
 
     app.command("profile")(profile)
     app.command("doctor")(doctor)
+    app.command("report")(report)
+    app.command("select")(select)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 OBJECTIVES = ("metric", "latency_ms", "energy_mj", "footprint_bytes")
-SAMPLERS = ("auto", "tpe", "gp", "random", "nsga2")
+SAMPLERS = ("auto", "tpe", "gp", "random", "nsga2", "grid")
 ENERGY_POLICIES = ("auto", "off", "estimate")
 DEFAULT_WIDTHS = (0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
 
@@ -244,6 +244,7 @@ class SearchConfig:
     trials: int = 30
     timeout_s: float | None = None
     sampler: str = "auto"
+    grid_sparsities: int = 8
     seed: int = 0
     storage: str | None = None
     study_name: str | None = None
@@ -259,6 +260,7 @@ class SearchConfig:
         if self.timeout_s is not None:
             _number("search.timeout_s", self.timeout_s, lo=0.0, lo_open=True)
         _choice("search.sampler", self.sampler, SAMPLERS)
+        _number("search.grid_sparsities", self.grid_sparsities, lo=2, hi=100, integer=True)
         _number("search.seed", self.seed, lo=0, integer=True)
         if self.storage is not None:
             url = _string("search.storage", self.storage)

@@ -14,8 +14,8 @@ from prunefront.search._runner import (
     resolve_objectives,
     run_search,
 )
-from prunefront.search._status import StudyStatus, load_study, study_status
-from prunefront.search._storage import StorageSpec, mask_url, resolve_storage
+from prunefront.search._status import StudyStatus, study_status
+from prunefront.search._storage import StorageSpec, resolve_storage
 from prunefront.search._worker import TrialEvent
 
 __all__ = [
@@ -24,8 +24,6 @@ __all__ = [
     "StorageSpec",
     "StudyStatus",
     "TrialEvent",
-    "load_study",
-    "mask_url",
     "plan_search",
     "progress",
     "resolve_objectives",

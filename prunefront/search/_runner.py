@@ -24,7 +24,6 @@ from optuna.trial import TrialState
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
 from prunefront.search._cost import SearchCostTracker
-from prunefront.search._schema import STUDY_OBJECTIVES
 from prunefront.search._storage import BudgetLock, StorageSpec, open_storage, resolve_storage
 from prunefront.search._study import create_or_resume, make_sampler, worker_seed
 from prunefront.search._trials import budget_used
@@ -35,6 +34,7 @@ from prunefront.search._worker import (
     make_task,
     worker_loop,
 )
+from prunefront.studies._schema import STUDY_OBJECTIVES
 
 __all__ = [
     "Progress",
@@ -141,14 +141,15 @@ def _open(plan: SearchPlan, worker: int) -> tuple[optuna.Study, BudgetLock, bool
             if name in optuna.get_all_study_names(storage)
             else 0
         )
+        task = make_task(plan.config)
+        space = build_space(plan.config, task)
         sampler = make_sampler(
             search.sampler,
             trials=search.trials,
             seed=worker_seed(search.seed, worker, existing),
             workers=plan.workers,
+            grid=space.grid(search.grid_sparsities),
         )
-        task = make_task(plan.config)
-        space = build_space(plan.config, task)
         study, created = create_or_resume(
             config=plan.config,
             storage=storage,

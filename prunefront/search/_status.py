@@ -3,49 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
-from prunefront.errors import PrunefrontError
-from prunefront.search._schema import STUDY_OBJECTIVES
-from prunefront.search._storage import open_storage, resolve_storage
 from prunefront.search._trials import budget_used
+from prunefront.studies._schema import STUDY_OBJECTIVES
 
-__all__ = ["StudyStatus", "load_study", "study_status"]
-
-
-def load_study(
-    study_name: str | None, *, storage: str | None = None, run_dir: str | Path | None = None
-) -> optuna.Study:
-    """Open a study by name from a storage URL or a run folder (its journal file).
-
-    With a run folder holding exactly one study the name may be omitted.
-    """
-    if (storage is None) == (run_dir is None):
-        raise PrunefrontError("give exactly one of --storage URL or --run DIR")
-    if run_dir is not None:
-        folder = Path(run_dir)
-        if not (folder / "study.journal").is_file():
-            raise PrunefrontError(f"--run: {folder} holds no study.journal (not a run folder)")
-        spec = resolve_storage(None, folder)
-    else:
-        assert storage is not None
-        spec = resolve_storage(storage, Path("."))
-    opened = open_storage(spec)
-    names = optuna.get_all_study_names(opened)
-    if study_name is None:
-        if len(names) != 1:
-            raise PrunefrontError(
-                f"--study: {spec.display} holds {len(names)} studies ({', '.join(names)}); name one"
-            )
-        study_name = names[0]
-    if study_name not in names:
-        listed = ", ".join(names) if names else "none"
-        raise PrunefrontError(f"no study {study_name!r} in {spec.display} (studies: {listed})")
-    return optuna.load_study(study_name=study_name, storage=opened)
+__all__ = ["StudyStatus", "study_status"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -27,18 +26,12 @@ from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
 from prunefront.errors import PrunefrontError
+from prunefront.studies import mask_url
 
-__all__ = ["BudgetLock", "StorageSpec", "file_lock", "mask_url", "open_storage", "resolve_storage"]
+__all__ = ["BudgetLock", "StorageSpec", "file_lock", "open_storage", "resolve_storage"]
 
 HEARTBEAT_INTERVAL_S = 20
 GRACE_PERIOD_S = 60
-
-_PASSWORD = re.compile(r"(?P<head>[a-z0-9+]+://[^:/@]+:)(?P<password>[^@]*)(?P<tail>@)", re.I)
-
-
-def mask_url(url: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
-    return _PASSWORD.sub(lambda m: f"{m['head']}***{m['tail']}", url)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,22 +15,37 @@ import optuna
 
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
-from prunefront.search._schema import (
+from prunefront.spaces._search_space import SearchSpace
+from prunefront.studies._schema import (
     STUDY_CONFIG,
     STUDY_DEVICE,
     STUDY_FORMAT_VERSION,
     STUDY_METRIC,
     STUDY_OBJECTIVES,
 )
-from prunefront.spaces._search_space import SearchSpace
 from prunefront.tasks import Task
 
 __all__ = ["config_differences", "create_or_resume", "make_sampler", "worker_seed"]
 
 
-def make_sampler(name: str, *, trials: int, seed: int, workers: int) -> optuna.samplers.BaseSampler:
-    """The configured sampler; ``auto``: GP for budgets up to 100 trials, multivariate TPE above."""
+def make_sampler(
+    name: str,
+    *,
+    trials: int,
+    seed: int,
+    workers: int,
+    grid: dict[str, list[Any]] | None = None,
+) -> optuna.samplers.BaseSampler:
+    """The configured sampler; ``auto``: GP for budgets up to 100 trials, multivariate TPE above.
+
+    ``grid`` (for ``name == "grid"``) lists the values of every parameter: the exhaustive
+    baseline that ``bench/search_efficiency.py`` compares the samplers with.
+    """
     startup = min(10, max(4, trials // 5))
+    if name == "grid":
+        if grid is None:
+            raise PrunefrontError("search.sampler = 'grid' needs the grid of parameter values")
+        return optuna.samplers.GridSampler(grid, seed=seed)
     if name == "auto":
         name = "gp" if trials <= 100 else "tpe"
     if name == "gp":

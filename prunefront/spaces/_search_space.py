@@ -167,6 +167,12 @@ class SearchSpace:
             "sparsity_u": self.u_of(width, pattern, sparsity),
         }
 
+    def grid(self, sparsities: int) -> dict[str, list[Any]]:
+        """Every parameter's values for an exhaustive grid: ``sparsities`` evenly spaced
+        points of each width's feasible interval (``sparsity_u`` from 0 to 1)."""
+        steps = [i / (sparsities - 1) for i in range(sparsities)]
+        return {"pattern": list(self.patterns), "width": list(self.widths), "sparsity_u": steps}
+
     def iso_pairs(self, levels: int) -> list[IsoPair]:
         """Up to ``levels`` iso-footprint pairs (needs the unstructured pattern in the space).
 

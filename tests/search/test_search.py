@@ -13,7 +13,8 @@ from optuna.trial import TrialState
 from prunefront.config import load_config
 from prunefront.errors import PrunefrontError
 from prunefront.pruning import load_sparse
-from prunefront.search import load_study, plan_search, run_search, study_status
+from prunefront.search import plan_search, run_search, study_status
+from prunefront.studies import open_study
 
 FAILING_TASK = '''
 from prunefront.testing import TinyTask
@@ -145,14 +146,14 @@ def test_status_reads_a_run_folder_and_lists_the_front(
     write_config: Callable[..., Path], tmp_path: Path
 ) -> None:
     run(write_config(trials=3))
-    status = study_status(load_study(None, run_dir=tmp_path / "run"))
+    status = study_status(open_study(None, run=tmp_path / "run"))
     assert status.counts == {"COMPLETE": 3}
     assert status.budget_used == 3 and status.budget == 3
     assert 1 <= len(status.front) <= 3
-    with pytest.raises(PrunefrontError, match="no study 'nope'"):
-        load_study("nope", run_dir=tmp_path / "run")
-    with pytest.raises(PrunefrontError, match="not a run folder"):
-        load_study(None, run_dir=tmp_path)
+    with pytest.raises(PrunefrontError, match="'nope' not found"):
+        open_study("nope", run=tmp_path / "run")
+    with pytest.raises(PrunefrontError, match="no study journal"):
+        open_study(None, run=tmp_path)
 
 
 BROKEN_TASK = """
@@ -176,5 +177,5 @@ def test_a_task_that_always_fails_stops_the_search_early_with_its_reason(
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(PrunefrontError, match="dataset file missing"):
         run(write_config(task="broken_task:TASK", trials=20))
-    study = load_study("t", run_dir=tmp_path / "run")
+    study = open_study("t", run=tmp_path / "run")
     assert len(study.trials) == 3  # not 20

@@ -26,7 +26,9 @@ STUDY_CONFIG = "prunefront_config"  # dict: RunConfig.to_dict() of the run that 
 STUDY_OBJECTIVES = "objectives"  # list[str]: e.g. ["metric", "latency_ms", "energy_mj"]
 STUDY_METRIC = "metric"  # dict: {"name": "accuracy", "direction": "maximize"}
 STUDY_DEVICE = "device"  # dict: the target's description (describe_device / agent info)
-STUDY_SEARCH_COST = "search_cost"  # dict: per worker, the search's own time / energy / carbon
+STUDY_SEARCH_COST = (
+    "search_cost"  # prefix: one "search_cost:<host:pid>:<start>" dict per worker run
+)
 
 TRIAL_KEYS: dict[str, str] = {
     # the candidate

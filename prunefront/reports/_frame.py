@@ -1,0 +1,246 @@
+"""A study as data: its metadata (``StudyMeta``) and one DataFrame row per trial.
+
+Everything downstream (fronts, tables, selection, renderers) reads these two, never the study, so
+tests can build them from synthetic studies and assert on plain numbers.
+
+Columns of the trials frame: ``number``, ``state``, ``datetime_start``, ``datetime_complete``,
+``duration_s``, ``params_<name>``, ``values_<objective>`` (the trial values by objective name),
+``constraint_<key>`` and ``feasible`` (every constraint <= 0), every user attribute under its own
+name (``user_attrs_<name>`` if it collides with one of the columns above), and the derived
+``metric`` (the task metric), ``sparsity`` (target, else actual) and ``family``
+(``large-sparse`` when sparsity > 0, else ``small-dense``; a seeded pair's label wins).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+import pandas as pd
+
+from prunefront.studies._schema import (
+    STUDY_CONFIG,
+    STUDY_DEVICE,
+    STUDY_FORMAT_VERSION,
+    STUDY_METRIC,
+    STUDY_OBJECTIVES,
+    STUDY_SEARCH_COST,
+)
+
+__all__ = ["LARGE_SPARSE", "SMALL_DENSE", "StudyMeta", "study_meta", "trials_frame"]
+
+LARGE_SPARSE = "large-sparse"
+SMALL_DENSE = "small-dense"
+# A dense model trained without pruning has (almost) no exact zeros; below this it counts dense.
+_DENSE_SPARSITY = 1e-3
+
+_NUMERIC = (
+    "width",
+    "sparsity_target",
+    "sparsity_actual",
+    "params_total",
+    "params_nonzero",
+    "footprint_bytes",
+    "footprint_predicted_bytes",
+    "budget_bytes",
+    "iso_level_bytes",
+    "metric_value",
+    "latency_ms",
+    "latency_p90_ms",
+    "latency_iqr_ms",
+    "energy_mj",
+    "peak_memory_bytes",
+    "file_bytes",
+    "train_seconds",
+    "profile_seconds",
+    "seed",
+)
+_TEXT = (
+    "pattern",
+    "seeded",
+    "latency_kind",
+    "latency_method",
+    "latency_strategy",
+    "energy_kind",
+    "energy_method",
+    "energy_reason",
+    "footprint_format",
+    "fail_reason",
+    "pruned_reason",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyMeta:
+    """What the study says about itself (its user attributes and directions).
+
+    Attributes:
+        study_name: The study's name.
+        objectives: Objective names in the order of the trial values.
+        directions: ``"maximize"`` or ``"minimize"`` per objective.
+        metric_name: The task metric's name (e.g. ``accuracy``).
+        metric_direction: ``"maximize"`` or ``"minimize"``.
+        device: The target's description.
+        config: The run configuration that created the study (``RunConfig.to_dict()``).
+        search_cost: The search's own cost, per worker (from the ``search_cost`` attribute and
+            every ``search_cost:<worker>:<start>`` attribute a worker stored).
+        format_version: The study's prunefront schema version; None for a study that
+            prunefront did not write.
+    """
+
+    study_name: str
+    objectives: tuple[str, ...]
+    directions: tuple[str, ...]
+    metric_name: str = "metric"
+    metric_direction: str = "maximize"
+    device: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    search_cost: dict[str, Any] = field(default_factory=dict)
+    format_version: int | None = None
+
+    @property
+    def task_ref(self) -> str | None:
+        """The task reference of the run configuration, if recorded."""
+        task = self.config.get("task")
+        ref = task.get("ref") if isinstance(task, dict) else None
+        return str(ref) if ref else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        return {
+            "study_name": self.study_name,
+            "objectives": list(self.objectives),
+            "directions": list(self.directions),
+            "metric": {"name": self.metric_name, "direction": self.metric_direction},
+            "task": self.task_ref,
+            "device": self.device,
+            "search_cost": self.search_cost,
+            "format_version": self.format_version,
+        }
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _search_cost(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Per-worker cost records: the ``search_cost`` dict and every ``search_cost:<worker>:<t>``."""
+    cost = _as_dict(attrs.get(STUDY_SEARCH_COST))
+    prefix = f"{STUDY_SEARCH_COST}:"
+    for key in sorted(attrs):
+        if key.startswith(prefix) and isinstance(attrs[key], dict):
+            cost[key.removeprefix(prefix)] = dict(attrs[key])
+    return cost
+
+
+def study_meta(study: optuna.Study) -> StudyMeta:
+    """Read a study's metadata, with defaults where an attribute is missing.
+
+    Args:
+        study: The study.
+
+    Returns:
+        Its metadata; objective names default to ``metric``, ``latency_ms``, ``energy_mj``,
+        ``footprint_bytes`` (in that order) when the ``objectives`` attribute is absent.
+    """
+    attrs = study.user_attrs
+    version = attrs.get(STUDY_FORMAT_VERSION)
+    directions = tuple(d.name.lower() for d in study.directions)
+    objectives = attrs.get(STUDY_OBJECTIVES)
+    if not isinstance(objectives, list) or len(objectives) != len(directions):
+        defaults = ("metric", "latency_ms", "energy_mj", "footprint_bytes")
+        objectives = [
+            defaults[i] if i < len(defaults) else f"objective_{i}" for i in range(len(directions))
+        ]
+    objectives = tuple(str(o) for o in objectives)
+    metric = _as_dict(attrs.get(STUDY_METRIC))
+    direction = metric.get("direction")
+    if direction not in ("maximize", "minimize"):
+        direction = directions[objectives.index("metric")] if "metric" in objectives else "maximize"
+    return StudyMeta(
+        study_name=study.study_name,
+        objectives=objectives,
+        directions=directions,
+        metric_name=str(metric.get("name") or "metric"),
+        metric_direction=str(direction),
+        device=_as_dict(attrs.get(STUDY_DEVICE)),
+        config=_as_dict(attrs.get(STUDY_CONFIG)),
+        search_cost=_search_cost(attrs),
+        format_version=version if isinstance(version, int) else None,
+    )
+
+
+def _trial_row(trial: optuna.trial.FrozenTrial, objectives: tuple[str, ...]) -> dict[str, Any]:
+    start, end = trial.datetime_start, trial.datetime_complete
+    row: dict[str, Any] = {
+        "number": trial.number,
+        "state": trial.state.name,
+        "datetime_start": start,
+        "datetime_complete": end,
+        "duration_s": (end - start).total_seconds() if start and end else math.nan,
+    }
+    for name, value in trial.params.items():
+        row[f"params_{name}"] = value
+    values = trial.values or []
+    for i, name in enumerate(objectives):
+        row[f"values_{name}"] = values[i] if i < len(values) else math.nan
+    constraints = trial.constraints
+    for key, value in constraints.items():
+        row[f"constraint_{key}"] = value
+    row["feasible"] = all(v <= 0.0 for v in constraints.values())
+    fixed = set(row)
+    for key, value in trial.user_attrs.items():
+        row[f"user_attrs_{key}" if key in fixed else key] = value
+    return row
+
+
+def _family(seeded: Any, sparsity: float) -> str | None:
+    if seeded in (LARGE_SPARSE, SMALL_DENSE):
+        return str(seeded)
+    if math.isnan(sparsity):
+        return None
+    return LARGE_SPARSE if sparsity > _DENSE_SPARSITY else SMALL_DENSE
+
+
+def trials_frame(study: optuna.Study, meta: StudyMeta | None = None) -> pd.DataFrame:
+    """One row per trial (every state), ordered by trial number.
+
+    Args:
+        study: The study.
+        meta: Its metadata (read from the study when omitted).
+
+    Returns:
+        The trials frame (columns described in the module docstring); zero rows for an empty
+        study, with every derived column present.
+    """
+    meta = meta or study_meta(study)
+    rows = [_trial_row(t, meta.objectives) for t in study.get_trials(deepcopy=False)]
+    frame = pd.DataFrame.from_records(rows)
+    for column in ("number", "state", "datetime_start", "datetime_complete", "duration_s"):
+        if column not in frame:
+            frame[column] = pd.Series(dtype=object)
+    for name in meta.objectives:
+        frame[f"values_{name}"] = pd.to_numeric(frame.get(f"values_{name}"), errors="coerce")
+    for column in _NUMERIC:
+        if column not in frame and f"params_{column}" in frame:
+            frame[column] = frame[f"params_{column}"]
+        frame[column] = (
+            pd.to_numeric(frame[column], errors="coerce") if column in frame else math.nan
+        )
+    for column in _TEXT:
+        if column not in frame:
+            frame[column] = frame.get(f"params_{column}", None)
+    if "feasible" not in frame:
+        frame["feasible"] = pd.Series(dtype=bool)
+    metric_col = "values_metric" if "metric" in meta.objectives else "metric_value"
+    frame["metric"] = frame[metric_col].where(frame[metric_col].notna(), frame["metric_value"])
+    frame["sparsity"] = frame["sparsity_target"].where(
+        frame["sparsity_target"].notna(), frame["sparsity_actual"]
+    )
+    frame["family"] = [
+        _family(seeded, float(s))
+        for seeded, s in zip(frame["seeded"], frame["sparsity"], strict=True)
+    ]
+    return frame.sort_values("number", kind="stable").reset_index(drop=True)
