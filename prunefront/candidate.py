@@ -98,9 +98,10 @@ class PruningSettings:
 class TrainResult:
     """What training one candidate produced (all plain data).
 
-    ``train_seconds`` is the time training actually took: on a warm-start ``"hit"`` only the
-    steps after the shared snapshot (plus reading it). ``warm_start`` is ``"hit"`` (resumed from a
-    snapshot), ``"miss"`` (trained from scratch and saved the snapshot) or ``"off"``.
+    ``train_seconds`` is the wall time training actually took: on a warm-start ``"hit"`` the
+    steps after the shared snapshot, reading it, and any wait for another worker that was
+    computing it. ``warm_start`` is ``"hit"`` (resumed from a snapshot), ``"miss"`` (trained from
+    scratch and saved the snapshot) or ``"off"``.
     """
 
     task: str

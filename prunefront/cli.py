@@ -362,6 +362,8 @@ def _register_optional() -> None:
     """Commands whose modules live in other subpackages (registered once)."""
     if any(c.name == "profile" for c in app.registered_commands):
         return
+    from prunefront.agent._command import agent
+    from prunefront.export._command import export
     from prunefront.profilers._commands import doctor, profile
     from prunefront.reports._commands import report, select
 
@@ -369,6 +371,8 @@ def _register_optional() -> None:
     app.command("doctor")(doctor)
     app.command("report")(report)
     app.command("select")(select)
+    app.command("export")(export)
+    app.command("agent")(agent)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -183,6 +183,8 @@ class BudgetConfig:
 class TargetConfig:
     """``[target]``: where and how candidates are profiled.
 
+    ``token_file`` is the agent's token for ``remote://`` targets; ``adb_binary`` the on-device
+    benchmark binary (``onnxruntime_perf_test`` or ``benchmark_model``) for ``adb://`` targets.
     ``latency_min_time_s`` keeps timing at least that long even once the spread has settled
     (robust medians on a busy machine); ``latency_max_time_s`` caps one strategy's timing.
     """
@@ -192,6 +194,7 @@ class TargetConfig:
     threads: int = 1
     energy: str = "auto"
     token_file: str | None = None
+    adb_binary: str | None = None
     latency_min_time_s: float = 1.0
     latency_max_time_s: float = 10.0
 
@@ -217,6 +220,8 @@ class TargetConfig:
         _number("target.batch_size", self.batch_size, lo=1, integer=True)
         _number("target.threads", self.threads, lo=1, integer=True)
         _choice("target.energy", self.energy, ENERGY_POLICIES)
+        if dev.startswith("adb://") and not self.adb_binary:
+            raise _fail("target.adb_binary", "an adb:// target needs the benchmark binary's path")
 
 
 @dataclass(frozen=True, kw_only=True)

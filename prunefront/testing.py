@@ -9,16 +9,53 @@ a second.
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from prunefront.agent import AdbResult, ReplayedAdb
+from prunefront.profilers._replay import (
+    FakeClock,
+    NvmlSample,
+    ReplayedNvml,
+    deny_reading,
+    nvml_trace,
+    write_rapl_tree,
+)
+from prunefront.sensors import write_battery_tree, write_hwmon_device, write_ina3221_tree
 from prunefront.tasks import SupervisedTask, scale_channels
 from prunefront.tasks._checks import positive_float, positive_int
 
-__all__ = ["TinyConvTask", "TinyLstmTask", "TinyTask"]
+if TYPE_CHECKING:
+    from prunefront.agent import AgentClient
+
+__all__ = [
+    "AdbResult",
+    "AgentProcess",
+    "FakeClock",
+    "NvmlSample",
+    "ReplayedAdb",
+    "ReplayedNvml",
+    "TinyConvTask",
+    "TinyLstmTask",
+    "TinyTask",
+    "deny_reading",
+    "nvml_trace",
+    "start_agent",
+    "write_battery_tree",
+    "write_hwmon_device",
+    "write_ina3221_tree",
+    "write_rapl_tree",
+]
 
 
 # --- Tiny tasks ------------------------------------------------------------------------------
@@ -244,27 +281,60 @@ class TinyLstmTask(SupervisedTask):
 # --- end of tiny tasks -----------------------------------------------------------------------
 
 
-# --- Replayed sensors ------------------------------------------------------------------------
-# Fakes of the profilers' sensors (a clock, NVML traces, RAPL file trees). They live in
-# prunefront.profilers._replay next to the reader protocols they implement, and are re-exported
-# here so that tests find every fake in one module.
+# --- A real agent on loopback (for tests of remote targets) ------------------------------------
 
-from prunefront.profilers._replay import (  # noqa: E402 - this section is kept self-contained
-    FakeClock,
-    NvmlSample,
-    ReplayedNvml,
-    deny_reading,
-    nvml_trace,
-    write_rapl_tree,
-)
 
-__all__ += [
-    "FakeClock",
-    "NvmlSample",
-    "ReplayedNvml",
-    "deny_reading",
-    "nvml_trace",
-    "write_rapl_tree",
-]
+@dataclass
+class AgentProcess:
+    """A running ``python -m prunefront.agent`` and how to reach it."""
 
-# --- end of replayed sensors -----------------------------------------------------------------
+    process: subprocess.Popen[str]
+    port: int
+    token: str
+    token_file: Path
+    log_file: Path
+
+    def client(self, **kwargs: float) -> AgentClient:
+        """A client of this agent."""
+        from prunefront.agent import AgentClient
+
+        return AgentClient("127.0.0.1", self.port, self.token, **kwargs)  # type: ignore[arg-type]
+
+    def log(self) -> str:
+        """What the agent logged so far."""
+        return self.log_file.read_text()
+
+    def kill(self) -> None:
+        """kill -9 the agent."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def start_agent(folder: Path, *args: str) -> AgentProcess:
+    """Start an agent on a free loopback port and wait until it listens."""
+    folder.mkdir(parents=True, exist_ok=True)
+    token_file, log_file = folder / "token", folder / "agent.log"
+    with log_file.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "prunefront.agent",
+                "--port",
+                "0",
+                "--token-file",
+                str(token_file),
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # "listening on HOST:PORT" once bound
+    if not line.startswith("listening on"):
+        process.kill()
+        raise RuntimeError(f"agent did not start: {line!r} {log_file.read_text()}")
+    port = int(line.rsplit(":", 1)[1])
+    return AgentProcess(process, port, token_file.read_text().strip(), token_file, log_file)

@@ -139,17 +139,32 @@ def profile(
     checkpoint: Annotated[
         Path | None, typer.Option("--checkpoint", help="A sparse weight file to profile.")
     ] = None,
-    device: Annotated[str, typer.Option("--device", help="cpu or cuda[:N].")] = "cpu",
+    device: Annotated[
+        str,
+        typer.Option(
+            "--device",
+            help="cpu, cuda[:N], remote://HOST:PORT (a prunefront agent) or adb://SERIAL.",
+        ),
+    ] = "cpu",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Samples per pass.")] = 1,
     threads: Annotated[
         int | None, typer.Option("--threads", help="CPU threads (default: torch's).")
     ] = None,
     energy: Annotated[str, typer.Option("--energy", help="auto, estimate or off.")] = "auto",
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", help="remote://: a copy of the agent's token file."),
+    ] = None,
+    adb_binary: Annotated[
+        str | None,
+        typer.Option("--adb-binary", help="adb://: the benchmark binary's path on the device."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print exactly one JSON document.")
     ] = False,
 ) -> None:
-    """Measure latency, energy and peak memory of one candidate on this machine."""
+    """Measure latency, energy and peak memory of one candidate on this machine or a device."""
+    from prunefront.agent import is_remote_target, parse_target
     from prunefront.profilers._device import parse_device
     from prunefront.profilers._energy import check_policy
     from prunefront.profilers._profile import profile_candidate
@@ -159,7 +174,13 @@ def profile(
     if threads is not None and threads < 1:
         raise PrunefrontError(f"--threads must be >= 1, got {threads}")
     check_policy(energy)
-    parse_device(device)
+    remote = is_remote_target(device)
+    if remote:
+        target = parse_target(device)
+        if target.kind == "adb" and adb_binary is None:
+            raise PrunefrontError(f"--device {device} needs --adb-binary (its path on the device)")
+    else:
+        parse_device(device)
     if task is None and checkpoint is None:
         raise PrunefrontError("--task is required unless --checkpoint is given")
     if checkpoint is not None and not checkpoint.is_file():
@@ -167,14 +188,28 @@ def profile(
     the_task, model, described = _build_candidate(task, width, sparsity, pattern, checkpoint)
     if not as_json:
         stderr_console.print("profiling (latency, then energy: a few seconds) ...")
-    result = profile_candidate(
-        model,
-        the_task.example_inputs(batch_size),
-        device=device,
-        threads=threads,
-        batch_size=batch_size,
-        energy=energy,
-    )
+    if remote:
+        from prunefront.remote import profile_remote
+
+        result = profile_remote(
+            model,
+            the_task.example_inputs(batch_size),
+            device,
+            token_file=token_file,
+            threads=threads,
+            batch_size=batch_size,
+            energy=energy,
+            adb_binary=adb_binary,
+        )
+    else:
+        result = profile_candidate(
+            model,
+            the_task.example_inputs(batch_size),
+            device=device,
+            threads=threads,
+            batch_size=batch_size,
+            energy=energy,
+        )
     document = {"candidate": described, **result.to_dict()}
     if as_json:
         emit_json(document)

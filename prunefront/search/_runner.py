@@ -68,7 +68,9 @@ def _energy_measurable(config: RunConfig) -> tuple[bool, str]:
     if target.energy == "estimate":
         return True, "estimate allowed"
     if target.device.startswith(("remote://", "adb://")):
-        return False, "energy of remote targets joins when the device reports it"
+        # The device's sensors are known only to the agent: energy joins the objectives when
+        # asked for (objectives.energy = "always"); it is stored with every trial either way.
+        return config.objectives.energy == "always", "the device's sensors are unknown here"
     from prunefront.profilers import UnavailableMeter, select_energy_meter
 
     meter = select_energy_meter(target.device, "auto")

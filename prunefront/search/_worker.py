@@ -86,6 +86,22 @@ def profile_function(config: RunConfig) -> Callable[[torch.nn.Module, Task], Any
             )
         )
         model.eval()
+        if target.device.startswith(("remote://", "adb://")):
+            from prunefront.remote import profile_remote
+
+            # Unreachable devices raise RemoteUnavailable after bounded retries: the trial
+            # fails with that reason and the search goes on.
+            return profile_remote(
+                model,
+                task.example_inputs(target.batch_size),
+                target.device,
+                token_file=target.token_file,
+                threads=target.threads,
+                batch_size=target.batch_size,
+                energy=target.energy,
+                settings=settings,
+                adb_binary=target.adb_binary,
+            )
         return profile_candidate(
             model,
             task.example_inputs(target.batch_size),

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from prunefront.errors import PrunefrontError
-from prunefront.tasks._base import OnStep
+from prunefront.tasks._base import OnStep, Task
 
 __all__ = [
     "OnSnapshot",
@@ -85,7 +85,7 @@ OnSnapshot = Callable[[TrainSnapshot], None]
 """Receives the snapshot taken right after ``on_step(snapshot_at)``."""
 
 
-class SupportsWarmStart(Protocol):
+class SupportsWarmStart(Task, Protocol):
     """A task whose ``train`` can hand out a snapshot and resume from one (optional capability).
 
     ``train(..., resume=snap)`` restores ``snap`` into the freshly built ``model`` and runs steps
@@ -94,10 +94,6 @@ class SupportsWarmStart(Protocol):
     ``fn(snapshot)`` once, right after ``on_step(k)``, and then goes on training normally.
     ``total_steps()`` is unchanged. Check a task with ``supports_warm_start``.
     """
-
-    def total_steps(self) -> int:
-        """Return the number of optimizer steps that ``train`` takes from scratch."""
-        ...
 
     def train(
         self,

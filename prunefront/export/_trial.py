@@ -1,0 +1,282 @@
+"""Export a search trial from its saved weights (no retraining), then verify what was written.
+
+The trial's sparse weights (``RUN/artifacts/trial-NNNNN.pfs``) are loaded into the task's model
+at the trial's width; the model is written as ONNX, a ``torch.export`` program (``pt``) or a
+sparse weight file, reloaded from disk and checked: outputs against the trial's model, size on
+disk against the footprint model, and latency re-measured side by side with the trial's model.
+Everything is written to a temporary file first and moved into place only once verified.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+from optuna.trial import TrialState
+from torch import nn
+
+from prunefront.config import RunConfig
+from prunefront.errors import PrunefrontError
+from prunefront.pruning import load_sparse, save_sparse
+from prunefront.spaces import model_footprint
+from prunefront.studies import STUDY_CONFIG
+
+__all__ = ["EXPORT_FORMATS", "ExportVerification", "export_trial", "trial_model"]
+
+EXPORT_FORMATS = ("onnx", "pt", "sparse")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportVerification:
+    """What was written and how it checked out (sizes in bytes, latencies in ms, measured)."""
+
+    trial: int
+    format: str
+    path: str
+    file_bytes: int
+    footprint_bytes: int
+    dense_bytes: int
+    outputs_match: bool
+    max_abs_error: float
+    latency_ms: float
+    latency_reference_ms: float
+    latency_trial_ms: float | None
+    latency_method: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether the written model reproduces the trial's outputs."""
+        return self.outputs_match
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data."""
+        return {**asdict(self), "notes": list(self.notes), "ok": self.ok}
+
+
+def trial_model(
+    study: optuna.Study, number: int, *, run_dir: Path | None = None
+) -> tuple[nn.Module, RunConfig, optuna.trial.FrozenTrial, Path]:
+    """The model of COMPLETE trial ``number``, rebuilt from its saved sparse weights."""
+    from prunefront.search._worker import make_task
+
+    trials = study.get_trials(deepcopy=False)
+    if not 0 <= number < len(trials):
+        raise PrunefrontError(f"--trial {number}: the study has trials 0..{len(trials) - 1}")
+    trial = trials[number]
+    if trial.state != TrialState.COMPLETE:
+        raise PrunefrontError(
+            f"--trial {number} is {trial.state.name}, not COMPLETE: only completed trials "
+            "have verified weights (see prunefront status)"
+        )
+    stored = study.user_attrs.get(STUDY_CONFIG)
+    if stored is None:
+        raise PrunefrontError(f"study {study.study_name!r} was not created by prunefront")
+    config = RunConfig.from_dict(stored)
+    folder = run_dir or Path(config.search.run_dir or Path("runs") / config.study_name())
+    artifact = folder / str(trial.user_attrs.get("artifact", ""))
+    if not artifact.is_file():
+        raise PrunefrontError(
+            f"trial {number}'s weights {artifact} are missing; pass the run folder with --run"
+        )
+    checkpoint = load_sparse(artifact)
+    model = make_task(config).build(float(trial.user_attrs["width"]))
+    try:
+        model.load_state_dict(checkpoint.state_dict, strict=True)
+    except RuntimeError as error:
+        raise PrunefrontError(
+            f"{artifact} does not fit the task's model at width {trial.user_attrs['width']}: "
+            f"{str(error).splitlines()[0]}"
+        ) from None
+    return model.eval(), config, trial, artifact
+
+
+def _check_out(out: Path) -> None:
+    if out.is_dir():
+        raise PrunefrontError(f"--out {out} is a directory; give a file path")
+    parent = out.expanduser().resolve().parent
+    if not parent.is_dir():
+        raise PrunefrontError(f"--out: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise PrunefrontError(f"--out: directory {parent} is not writable")
+
+
+def _outputs(model: Callable[..., Any], inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    with torch.no_grad():
+        result = model(*inputs)
+    items = result if isinstance(result, list | tuple) else [result]
+    return [t for t in items if isinstance(t, torch.Tensor)]
+
+
+def _compare(reference: list[torch.Tensor], other: list[torch.Tensor]) -> tuple[bool, float]:
+    if len(reference) != len(other):
+        return False, float("inf")
+    worst, ok = 0.0, True
+    for a, b in zip(reference, other, strict=True):
+        if a.shape != b.shape:
+            return False, float("inf")
+        diff = float((a.float() - b.float()).abs().max()) if a.numel() else 0.0
+        scale = float(a.float().abs().max()) if a.numel() else 1.0
+        worst = max(worst, diff)
+        ok = ok and diff <= 1e-5 * max(scale, 1.0) + 1e-4 * scale
+    return ok, worst
+
+
+def _latencies(
+    exported: Callable[[], object], reference: Callable[[], object], threads: int
+) -> tuple[float, float]:
+    from prunefront.profilers import (
+        LatencySettings,
+        perf_counter_timer,
+        pinned_threads,
+        time_interleaved,
+    )
+
+    with pinned_threads(threads):
+        stats = time_interleaved(
+            {"exported": exported, "reference": reference},
+            settings=LatencySettings(min_time_s=0.5, max_time_s=5.0),
+            timer=perf_counter_timer(),
+        )
+    return stats["exported"].p50_ms, stats["reference"].p50_ms
+
+
+def _write_onnx(
+    model: nn.Module, inputs: Sequence[torch.Tensor], tmp: Path, threads: int
+) -> tuple[list[torch.Tensor], Callable[[], object], str, tuple[str, ...]]:
+    import numpy as np
+    import onnxruntime as ort
+
+    from prunefront.export._onnx import export_onnx
+
+    written = export_onnx(model, inputs, tmp)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(tmp), options, providers=["CPUExecutionProvider"])
+    feeds = {
+        arg.name: np.ascontiguousarray(t.detach().cpu().numpy())
+        for arg, t in zip(session.get_inputs(), inputs, strict=True)
+    }
+    outputs = [torch.from_numpy(np.asarray(o)) for o in session.run(None, feeds)]
+    notes = (*written.notes, "ONNX stores weights densely: compare the file with dense_bytes")
+    return outputs, lambda: session.run(None, feeds), f"onnxruntime {ort.__version__}", notes
+
+
+def _write_pt(
+    model: nn.Module, inputs: Sequence[torch.Tensor], tmp: Path
+) -> tuple[list[torch.Tensor], Callable[[], object], str, tuple[str, ...]]:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # LSTM flat-weights notice
+        program = torch.export.export(model, tuple(inputs))
+    with tmp.open("wb") as sink:
+        torch.export.save(program, sink)
+    with tmp.open("rb") as source:
+        reloaded = torch.export.load(source).module()
+    outputs = _outputs(reloaded, inputs)
+    note = "a torch.export program: load with torch.export.load(path).module()"
+
+    def run() -> object:
+        with torch.no_grad():
+            return reloaded(*inputs)
+
+    return outputs, run, "torch.export", (note, "weights are stored densely")
+
+
+def export_trial(
+    study: optuna.Study,
+    number: int,
+    *,
+    fmt: str,
+    out: Path,
+    run_dir: Path | None = None,
+    threads: int = 1,
+) -> ExportVerification:
+    """Write trial ``number`` in ``fmt`` to ``out`` and verify it (see the module docstring)."""
+    if fmt not in EXPORT_FORMATS:
+        raise PrunefrontError(f"--format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+    _check_out(out)
+    model, config, trial, _ = trial_model(study, number, run_dir=run_dir)
+    from prunefront.search._worker import make_task
+
+    inputs = make_task(config).example_inputs(config.target.batch_size)
+    reference = _outputs(model, inputs)
+    footprint = model_footprint(
+        model,
+        fmt=config.budget.format,
+        dtype=config.budget.dtype,
+        pattern=str(trial.user_attrs["pattern"]),
+    )
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        if fmt == "onnx":
+            outputs, run, method, notes = _write_onnx(model, inputs, tmp, threads)
+        elif fmt == "pt":
+            outputs, run, method, notes = _write_pt(model, inputs, tmp)
+        else:
+            save_sparse(
+                tmp,
+                model,
+                fmt=config.budget.format,
+                dtype=config.budget.dtype,
+                metadata=load_sparse_metadata(study, trial, run_dir, config),
+                pattern=str(trial.user_attrs["pattern"]),
+                exclude=config.space.schedule.exclude,
+            )
+            reloaded = make_task(config).build(float(trial.user_attrs["width"]))
+            reloaded.load_state_dict(load_sparse(tmp).state_dict, strict=True)
+            reloaded.eval()
+            outputs = _outputs(reloaded, inputs)
+
+            def run() -> object:
+                with torch.no_grad():
+                    return reloaded(*inputs)
+
+            method, notes = (
+                "torch (masked-dense)",
+                ("sparse weight file: size should match the footprint",),
+            )
+        matches, error = _compare(reference, outputs)
+
+        def reference_run() -> object:
+            with torch.no_grad():
+                return model(*inputs)
+
+        latency, latency_reference = _latencies(run, reference_run, threads)
+        file_bytes = tmp.stat().st_size
+        if matches:
+            os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    trial_latency = trial.user_attrs.get("latency_ms")
+    return ExportVerification(
+        trial=number,
+        format=fmt,
+        path=str(out) if matches else "",
+        file_bytes=file_bytes,
+        footprint_bytes=footprint.footprint_bytes,
+        dense_bytes=int(footprint.bytes_by_format["dense"]),
+        outputs_match=matches,
+        max_abs_error=error,
+        latency_ms=latency,
+        latency_reference_ms=latency_reference,
+        latency_trial_ms=None if trial_latency is None else float(trial_latency),
+        latency_method=f"perf_counter ({method}), interleaved with the trial's model",
+        notes=tuple(notes),
+    )
+
+
+def load_sparse_metadata(
+    study: optuna.Study, trial: optuna.trial.FrozenTrial, run_dir: Path | None, config: RunConfig
+) -> dict[str, Any]:
+    """The saved trial's metadata, plus where it was exported from."""
+    folder = run_dir or Path(config.search.run_dir or Path("runs") / config.study_name())
+    metadata = dict(load_sparse(folder / str(trial.user_attrs["artifact"])).metadata)
+    metadata["exported_from"] = {"study": study.study_name, "trial": trial.number}
+    return metadata
