@@ -75,6 +75,29 @@ def _build_candidate(
     return the_task, model, described
 
 
+def _sizes(model: nn.Module, described: dict[str, Any]) -> dict[str, Any]:
+    """The footprint model's bytes and the real size of the sparse weight file on disk."""
+    import tempfile
+
+    from prunefront.pruning import save_sparse
+    from prunefront.spaces import model_footprint
+
+    pattern = str(described.get("pattern") or "unstructured")
+    footprint = model_footprint(model, pattern=pattern)  # exact: counts the model's zeros
+    checkpoint = described.get("checkpoint")
+    if checkpoint is not None:
+        file_bytes = Path(checkpoint).stat().st_size
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            file_bytes = save_sparse(Path(folder) / "weights.pfs", model, pattern=pattern)
+    return {
+        "footprint_bytes": footprint.footprint_bytes,
+        "footprint_format": str(footprint.format),
+        "footprint_dense_bytes": int(footprint.bytes_by_format["dense"]),
+        "file_bytes": file_bytes,
+    }
+
+
 def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "-"
@@ -107,6 +130,13 @@ def _print_profile(document: dict[str, Any]) -> None:
             "-" if memory["value"] is None else f"{memory['value'] / 2**20:.1f} MiB",
             f"{memory['kind']}, {memory['method']}, scope {memory['scope']}",
         ),
+        (
+            "footprint",
+            f"{document['footprint_bytes']} B",
+            f"predicted, {document['footprint_format']}; "
+            f"dense {document['footprint_dense_bytes']} B",
+        ),
+        ("sparse weight file", f"{document['file_bytes']} B", "measured, size on disk"),
     ]
     cand = document["candidate"]
     print_table(
@@ -210,7 +240,7 @@ def profile(
             batch_size=batch_size,
             energy=energy,
         )
-    document = {"candidate": described, **result.to_dict()}
+    document = {"candidate": described, **result.to_dict(), **_sizes(model, described)}
     if as_json:
         emit_json(document)
         return

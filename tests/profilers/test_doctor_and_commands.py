@@ -126,6 +126,9 @@ def test_profile_json_of_a_pruned_builtin_task(app: typer.Typer) -> None:
     assert document["latency_ms"]["value"] > 0
     assert document["energy_mj"]["value"] is None
     assert document["batch_size"] == 4
+    # the footprint model's prediction and the real file agree (the header is the only extra)
+    assert 0 < document["footprint_bytes"] < document["footprint_dense_bytes"]
+    assert 0 <= document["file_bytes"] - document["footprint_bytes"] <= 512
 
 
 @pytest.mark.skipif(
