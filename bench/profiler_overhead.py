@@ -38,14 +38,12 @@ def main() -> None:
             profile_s = time.perf_counter() - started
             rows.append((ref, width, sparsity, result.train_seconds, profile_s, profile.strategy))
     print(f"\ntraining ({args.threads} threads) vs profiling (default settings, 1 thread)")
-    print(
-        f"{'task':<13}{'width':>6}{'sparsity':>9}{'train s':>9}{'profile s':>10}{'share':>7}  strategy"
-    )
+    header = f"{'task':<13}{'width':>6}{'sparsity':>9}{'train s':>9}{'profile s':>10}"
+    print(f"{header}{'share':>7}  strategy")
     for ref, width, sparsity, train_s, profile_s, strategy in rows:
         share = profile_s / (train_s + profile_s)
-        print(
-            f"{ref:<13}{width:>6}{sparsity:>9}{train_s:>9.1f}{profile_s:>10.2f}{share:>7.1%}  {strategy}"
-        )
+        cells = f"{ref:<13}{width:>6}{sparsity:>9}{train_s:>9.1f}{profile_s:>10.2f}"
+        print(f"{cells}{share:>7.1%}  {strategy}")
     total_train = sum(r[3] for r in rows)
     total_profile = sum(r[4] for r in rows)
     print(
