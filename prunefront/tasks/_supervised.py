@@ -240,7 +240,11 @@ class SupervisedTask:
         epoch_start = [generator.get_state()]
 
         def take(step: int) -> TrainSnapshot:
-            data_state = {"epoch_generator": epoch_start[0], "batches_done": step % per_epoch + 1}
+            data_state = {
+                "epoch": step // per_epoch,
+                "epoch_generator": epoch_start[0],
+                "batches_done": step % per_epoch + 1,
+            }
             return capture_snapshot(
                 step,
                 model=model,
@@ -258,15 +262,14 @@ class SupervisedTask:
             on_step, snapshot_at=snapshot_at, on_snapshot=on_snapshot, take=take
         )
         with seeded(seed, dev):
-            step = 0
+            step, first_epoch = 0, 0
             if resume is not None:
                 restore_snapshot(
                     resume, model=model, optimizer=optimizer, scheduler=scheduler, device=dev
                 )
                 generator.set_state(resume.data_state["epoch_generator"])
                 batch_sampler.skip = int(resume.data_state["batches_done"])
-                step = resume.step + 1
-            first_epoch = 0 if resume is None else resume.step // per_epoch
+                step, first_epoch = resume.step + 1, int(resume.data_state["epoch"])
             for _ in range(first_epoch, self.epochs):
                 epoch_start[0] = generator.get_state()
                 batches = (to_device(batch, dev) for batch in loader)
