@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from prunefront.sensors._measurement import Detail, Measurement
+from prunefront.sensors._measurement import Detail, Measurement, energy_and_power
 from prunefront.sensors._meter import (
     Clock,
     SystemClock,
@@ -112,29 +112,16 @@ class CodecarbonMeter:
             "inferences": inferences,
         }
         caveat = "an estimate from codecarbon's CPU TDP/load model, not a sensor reading"
-        return [
-            Measurement(
-                name="energy_mj",
-                value=total_mj / inferences,
-                kind="estimated",
-                method=self.method,
-                scope="process",
-                window_s=window_s,
-                repeats=inferences,
-                reason=caveat,
-                details=details,
-            ),
-            Measurement(
-                name="power_w",
-                value=total_mj / window_s / 1e3,
-                kind="estimated",
-                method=self.method,
-                scope="process",
-                window_s=window_s,
-                repeats=inferences,
-                reason=caveat,
-            ),
-        ]
+        return energy_and_power(
+            total_mj,
+            window_s=window_s,
+            inferences=inferences,
+            method=self.method,
+            scope="process",
+            kind="estimated",
+            details=details,
+            reason=caveat,
+        )
 
     def idle_power(self, duration_s: float) -> Measurement:
         """No baseline: codecarbon's process mode already attributes power by CPU share."""

@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from prunefront.sensors._measurement import Detail, Measurement
+from prunefront.sensors._measurement import Detail, Measurement, energy_and_power
 from prunefront.sensors._meter import (
     Clock,
     SystemClock,
@@ -254,24 +254,11 @@ class NvmlCounterMeter:
             "update_period_s": self.update_period_s,
             "inferences": inferences,
         }
-        return [
-            Measurement(
-                name="energy_mj",
-                value=total_mj / inferences,
-                kind="measured",
-                method=self.method,
-                scope="gpu_device",
-                window_s=window_s,
-                repeats=inferences,
-                details=details,
-            ),
-            Measurement(
-                name="power_w",
-                value=total_mj / window_s / 1e3,
-                kind="measured",
-                method=self.method,
-                scope="gpu_device",
-                window_s=window_s,
-                repeats=inferences,
-            ),
-        ]
+        return energy_and_power(
+            total_mj,
+            window_s=window_s,
+            inferences=inferences,
+            method=self.method,
+            scope="gpu_device",
+            details=details,
+        )

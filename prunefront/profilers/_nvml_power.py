@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 
 from prunefront.profilers._nvml import NvmlReader
-from prunefront.sensors._measurement import Detail, Measurement
+from prunefront.sensors._measurement import Detail, Measurement, energy_and_power
 from prunefront.sensors._meter import (
     Clock,
     SystemClock,
@@ -110,27 +110,14 @@ class NvmlPowerMeter:
             "power_samples": len(samples),
             "inferences": inferences,
         }
-        return [
-            Measurement(
-                name="energy_mj",
-                value=total_mj / inferences,
-                kind="measured",
-                method=self.method,
-                scope="gpu_device",
-                window_s=window_s,
-                repeats=inferences,
-                details=details,
-            ),
-            Measurement(
-                name="power_w",
-                value=total_mj / window_s / 1e3,
-                kind="measured",
-                method=self.method,
-                scope="gpu_device",
-                window_s=window_s,
-                repeats=inferences,
-            ),
-        ]
+        return energy_and_power(
+            total_mj,
+            window_s=window_s,
+            inferences=inferences,
+            method=self.method,
+            scope="gpu_device",
+            details=details,
+        )
 
     def idle_power(self, duration_s: float) -> Measurement:
         """Sample power for ``duration_s`` with no workload."""

@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args
 
 from prunefront.errors import PrunefrontError
 
-__all__ = ["KINDS", "UNITS", "Detail", "Kind", "Measurement", "unit_of"]
+__all__ = ["KINDS", "UNITS", "Detail", "Kind", "Measurement", "energy_and_power", "unit_of"]
 
 Kind = Literal["measured", "estimated", "predicted", "unavailable"]
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -190,3 +190,38 @@ class Measurement:
             details=dict(data.get("details") or {}),
             notes=tuple(data.get("notes") or ()),
         )
+
+
+def energy_and_power(
+    total_mj: float,
+    *,
+    window_s: float,
+    inferences: int,
+    method: str,
+    scope: str,
+    kind: Kind = "measured",
+    details: Mapping[str, Detail] | None = None,
+    reason: str | None = None,
+) -> list[Measurement]:
+    """The records of an energy window: ``energy_mj`` per forward pass and mean ``power_w``.
+
+    Args:
+        total_mj: Energy over the whole window.
+        window_s: The window's length.
+        inferences: Forward passes run in the window.
+        method, scope, kind: Provenance shared by both records.
+        details: Extra numbers for the energy record.
+        reason: A caveat attached to both records (e.g. why it is only an estimate).
+    """
+    common: dict[str, Any] = {
+        "kind": kind,
+        "method": method,
+        "scope": scope,
+        "window_s": window_s,
+        "repeats": inferences,
+        "reason": reason,
+    }
+    return [
+        Measurement(name="energy_mj", value=total_mj / inferences, details=details or {}, **common),
+        Measurement(name="power_w", value=total_mj / window_s / 1e3, **common),
+    ]

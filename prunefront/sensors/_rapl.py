@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from prunefront.sensors._measurement import Detail, Measurement
+from prunefront.sensors._measurement import Detail, Measurement, energy_and_power
 from prunefront.sensors._meter import (
     Clock,
     SystemClock,
@@ -190,27 +190,14 @@ class RaplMeter:
             "zones": ",".join(z.name for z in self._zones),
             "inferences": inferences,
         }
-        return [
-            Measurement(
-                name="energy_mj",
-                value=total_mj / inferences,
-                kind="measured",
-                method=self.method,
-                scope=self.scope,
-                window_s=window_s,
-                repeats=inferences,
-                details=details,
-            ),
-            Measurement(
-                name="power_w",
-                value=total_mj / window_s / 1e3,
-                kind="measured",
-                method=self.method,
-                scope=self.scope,
-                window_s=window_s,
-                repeats=inferences,
-            ),
-        ]
+        return energy_and_power(
+            total_mj,
+            window_s=window_s,
+            inferences=inferences,
+            method=self.method,
+            scope=self.scope,
+            details=details,
+        )
 
     def idle_power(self, duration_s: float) -> Measurement:
         """Package power over ``duration_s`` seconds with no workload."""
