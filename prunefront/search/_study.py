@@ -28,6 +28,17 @@ from prunefront.tasks import Task
 __all__ = ["config_differences", "create_or_resume", "make_sampler", "worker_seed"]
 
 
+class _BudgetedGridSampler(optuna.samplers.GridSampler):
+    """A grid sampler that leaves stopping to the trial budget.
+
+    Optuna's grid sampler calls ``study.stop()`` once the grid is visited, which only works
+    inside ``Study.optimize``; prunefront's workers ask and tell, and the budget stops them.
+    """
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        return None
+
+
 def make_sampler(
     name: str,
     *,
@@ -45,7 +56,7 @@ def make_sampler(
     if name == "grid":
         if grid is None:
             raise PrunefrontError("search.sampler = 'grid' needs the grid of parameter values")
-        return optuna.samplers.GridSampler(grid, seed=seed)
+        return _BudgetedGridSampler(grid, seed=seed)
     if name == "auto":
         name = "gp" if trials <= 100 else "tpe"
     if name == "gp":

@@ -179,3 +179,20 @@ def test_a_task_that_always_fails_stops_the_search_early_with_its_reason(
         run(write_config(task="broken_task:TASK", trials=20))
     study = open_study("t", run=tmp_path / "run")
     assert len(study.trials) == 3  # not 20
+
+
+def test_grid_sampler_visits_the_grid_and_stops_at_the_budget(
+    write_config: Callable[..., Path],
+) -> None:
+    path = write_config(trials=6, widths="[0.25, 0.5]")
+    path.write_text(
+        path.read_text().replace('sampler = "random"', 'sampler = "grid"\ngrid_sparsities = 3')
+    )
+    study = run(path)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 6
+    seen = {
+        (t.params["width"], t.params["sparsity_u"])
+        for t in study.trials
+        if "seeded" not in t.user_attrs
+    }
+    assert len(seen) == len(study.trials) - sum("seeded" in t.user_attrs for t in study.trials)
