@@ -82,7 +82,11 @@ def main() -> None:
             "default (auto)": run("auto", few, args, root),
             "random": run("random", few, args, root),
         }
-    clouds = {name: points(study) for name, (study, _) in studies.items()}
+        clouds = {name: points(study) for name, (study, _) in studies.items()}
+        completed = {
+            name: len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            for name, (study, _) in studies.items()
+        }
     everything = np.vstack(list(clouds.values()))
     low, high = everything.min(axis=0), everything.max(axis=0)
     span = np.where(high > low, high - low, 1.0)
@@ -94,8 +98,8 @@ def main() -> None:
     grid_hv = hv(clouds["grid"])
     print(f"\nmnist1d-cnn, budget {args.budget} B, {len(WIDTHS)} widths x {args.levels} sparsities")
     print(f"{'sampler':<16}{'trials':>8}{'hypervolume':>14}{'of grid':>9}{'minutes':>9}")
-    for name, (study, seconds) in studies.items():
-        n = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    for name, (_, seconds) in studies.items():
+        n = completed[name]
         value = hv(clouds[name])
         print(f"{name:<16}{n:>8}{value:>14.4f}{value / grid_hv:>9.1%}{seconds / 60:>9.1f}")
 
