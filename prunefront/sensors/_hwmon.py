@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from prunefront.sensors._measurement import Detail, Measurement
+from prunefront.sensors._measurement import Detail, Measurement, energy_and_power
 from prunefront.sensors._meter import (
     Clock,
     SystemClock,
@@ -210,23 +210,14 @@ class HwmonEnergyMeter:
             "channels": ",".join(c.label for c in self._channels),
             "inferences": inferences,
         }
-        return [
-            self._record("energy_mj", total_mj / inferences, window_s, inferences, details),
-            self._record("power_w", total_mj / window_s / 1e3, window_s, inferences, details),
-        ]
-
-    def _record(
-        self, name: str, value: float, window_s: float, repeats: int, details: dict[str, Detail]
-    ) -> Measurement:
-        return Measurement(
-            name=name,
-            value=value,
-            kind="measured",
+        return energy_and_power(
+            total_mj,
+            window_s=window_s,
+            inferences=inferences,
             method=self.method,
             scope=self.scope,
-            window_s=window_s,
-            repeats=repeats,
             details=details,
+            details_on_power=True,
         )
 
     def _unavailable(self, reason: str) -> Measurement:

@@ -202,6 +202,7 @@ def energy_and_power(
     kind: Kind = "measured",
     details: Mapping[str, Detail] | None = None,
     reason: str | None = None,
+    details_on_power: bool = False,
 ) -> list[Measurement]:
     """The records of an energy window: ``energy_mj`` per forward pass and mean ``power_w``.
 
@@ -212,6 +213,8 @@ def energy_and_power(
         method, scope, kind: Provenance shared by both records.
         details: Extra numbers for the energy record.
         reason: A caveat attached to both records (e.g. why it is only an estimate).
+        details_on_power: Attach ``details`` to the power record too (sampled sensors record
+            their sampling rate with every value).
     """
     common: dict[str, Any] = {
         "kind": kind,
@@ -223,5 +226,10 @@ def energy_and_power(
     }
     return [
         Measurement(name="energy_mj", value=total_mj / inferences, details=details or {}, **common),
-        Measurement(name="power_w", value=total_mj / window_s / 1e3, **common),
+        Measurement(
+            name="power_w",
+            value=total_mj / window_s / 1e3,
+            details=(details or {}) if details_on_power else {},
+            **common,
+        ),
     ]

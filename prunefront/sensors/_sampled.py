@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from prunefront.sensors._measurement import Detail, Measurement
+from prunefront.sensors._measurement import Detail, Measurement, energy_and_power
 from prunefront.sensors._meter import (
     Clock,
     SystemClock,
@@ -147,23 +147,14 @@ class SampledPowerMeter:
             "sample_rate_hz": (len(samples) - 1) / window_s,
             "inferences": inferences,
         }
-        return [
-            self._record("energy_mj", total_mj / inferences, window_s, inferences, details),
-            self._record("power_w", total_mj / window_s / 1e3, window_s, inferences, details),
-        ]
-
-    def _record(
-        self, name: str, value: float, window_s: float, repeats: int, details: dict[str, Detail]
-    ) -> Measurement:
-        return Measurement(
-            name=name,
-            value=value,
-            kind="measured",
+        return energy_and_power(
+            total_mj,
+            window_s=window_s,
+            inferences=inferences,
             method=self.method,
             scope=self.scope,
-            window_s=window_s,
-            repeats=repeats,
             details=details,
+            details_on_power=True,
         )
 
     def idle_power(self, duration_s: float) -> Measurement:
