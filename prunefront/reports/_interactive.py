@@ -12,25 +12,13 @@ import math
 from typing import Any
 
 from prunefront.reports._summary import ReportData
-from prunefront.reports._views import SPARSITY_BINS, Point, ScatterView, sparsity_bin
+from prunefront.reports._views import SPARSITY_BINS, WIDTH_COLOURS, Point, ScatterView, sparsity_bin
 
 __all__ = ["SYMBOLS", "hypervolume_figure", "scatter_figure", "states_figure"]
 
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "star")
 """plotly.js marker symbol per entry of ``SPARSITY_BINS``."""
 
-_COLOURS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
 Figure = dict[str, Any]
 
 
@@ -74,7 +62,7 @@ def scatter_figure(view: ScatterView) -> Figure:
                 "text": _hover(points),
                 "hovertemplate": "%{text}<extra></extra>",
                 "marker": {
-                    "color": _COLOURS[index % len(_COLOURS)],
+                    "color": WIDTH_COLOURS[index % len(WIDTH_COLOURS)],
                     "size": 10,
                     "symbol": [SYMBOLS[sparsity_bin(p.sparsity)] for p in points],
                     "line": {"width": 0.5, "color": "#333"},

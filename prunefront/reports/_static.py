@@ -13,25 +13,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from prunefront.reports._summary import ReportData
-from prunefront.reports._views import SPARSITY_BINS, ScatterView, sparsity_bin
+from prunefront.reports._views import SPARSITY_BINS, WIDTH_COLOURS, ScatterView, sparsity_bin
 
 __all__ = ["MARKERS", "write_static_figures"]
 
 MARKERS = ("o", "s", "D", "^", "*")
 """matplotlib marker per entry of ``SPARSITY_BINS``."""
-
-_COLOURS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
 
 
 def _save(fig: Figure, directory: Path, stem: str) -> list[Path]:
@@ -45,7 +32,7 @@ def _scatter(view: ScatterView) -> Figure:
     fig = Figure(figsize=(7.5, 4.8), layout="constrained")
     ax = fig.add_subplot()
     for index, (width, points) in enumerate(view.series):
-        colour = _COLOURS[index % len(_COLOURS)]
+        colour = WIDTH_COLOURS[index % len(WIDTH_COLOURS)]
         if view.connect and len(points) > 1:
             ax.plot([p.x for p in points], [p.y for p in points], color=colour, lw=1, alpha=0.6)
         for b, marker in enumerate(MARKERS):

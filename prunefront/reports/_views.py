@@ -17,12 +17,27 @@ from prunefront.reports._summary import ReportData
 
 __all__ = [
     "SPARSITY_BINS",
+    "WIDTH_COLOURS",
     "Point",
     "ScatterView",
     "hover_text",
     "scatter_views",
     "sparsity_bin",
 ]
+
+WIDTH_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+"""One colour per width, shared by the interactive and the static figures."""
 
 SPARSITY_BINS = ("dense", "sparsity <= 50 %", "<= 80 %", "<= 90 %", "> 90 %")
 """Marker classes of the scatter plots, by sparsity (``sparsity_bin`` maps a value to one)."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from prunefront.sensors._measurement import Detail, Measurement, energy_and_power
+from prunefront.sensors._measurement import Detail, Measurement, energy_and_power, idle_power_from
 from prunefront.sensors._meter import (
     Clock,
     SystemClock,
@@ -230,19 +230,4 @@ class HwmonEnergyMeter:
         self.begin_window("__idle__")
         self._clock.sleep(duration_s)
         records = self.end_window("__idle__", inferences=1)
-        power = next((r for r in records if r.name == "power_w"), None)
-        if power is None or power.value is None:
-            return Measurement.unavailable(
-                "power_idle_w",
-                method=self.method,
-                scope=self.scope,
-                reason=records[0].reason or "no reading",
-            )
-        return Measurement(
-            name="power_idle_w",
-            value=power.value,
-            kind="measured",
-            method=self.method,
-            scope=self.scope,
-            window_s=power.window_s,
-        )
+        return idle_power_from(records, method=self.method, scope=self.scope)

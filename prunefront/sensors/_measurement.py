@@ -15,7 +15,16 @@ from typing import Any, Literal, get_args
 
 from prunefront.errors import PrunefrontError
 
-__all__ = ["KINDS", "UNITS", "Detail", "Kind", "Measurement", "energy_and_power", "unit_of"]
+__all__ = [
+    "KINDS",
+    "UNITS",
+    "Detail",
+    "Kind",
+    "Measurement",
+    "energy_and_power",
+    "idle_power_from",
+    "unit_of",
+]
 
 Kind = Literal["measured", "estimated", "predicted", "unavailable"]
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -233,3 +242,22 @@ def energy_and_power(
             **common,
         ),
     ]
+
+
+def idle_power_from(
+    records: list[Measurement], *, method: str, scope: str, keep_details: bool = False
+) -> Measurement:
+    """``power_idle_w`` from the records of a window run with no workload (or unavailable)."""
+    power = next((r for r in records if r.name == "power_w"), None)
+    if power is None or power.value is None:
+        reason = records[0].reason if records and records[0].reason else "no reading"
+        return Measurement.unavailable("power_idle_w", method=method, scope=scope, reason=reason)
+    return Measurement(
+        name="power_idle_w",
+        value=power.value,
+        kind="measured",
+        method=method,
+        scope=scope,
+        window_s=power.window_s,
+        details=dict(power.details) if keep_details else {},
+    )

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from prunefront.sensors._measurement import Detail, Measurement, energy_and_power
+from prunefront.sensors._measurement import Detail, Measurement, energy_and_power, idle_power_from
 from prunefront.sensors._meter import (
     Clock,
     SystemClock,
@@ -204,14 +204,4 @@ class RaplMeter:
         self.begin_window("__idle__")
         self._clock.sleep(duration_s)
         records = self.end_window("__idle__", inferences=1)
-        power = next((r for r in records if r.name == "power_w"), None)
-        if power is None or power.value is None:
-            return self._unavailable("power_idle_w", records[0].reason or "no reading")
-        return Measurement(
-            name="power_idle_w",
-            value=power.value,
-            kind="measured",
-            method=self.method,
-            scope=power.scope,
-            window_s=power.window_s,
-        )
+        return idle_power_from(records, method=self.method, scope=self.scope)

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from prunefront.sensors._measurement import Detail, Measurement, energy_and_power
+from prunefront.sensors._measurement import Detail, Measurement, energy_and_power, idle_power_from
 from prunefront.sensors._meter import (
     Clock,
     SystemClock,
@@ -169,18 +169,7 @@ class SampledPowerMeter:
                 self._clock.sleep(duration_s / steps)
                 self.sample("__idle__")
         records = self.end_window("__idle__", inferences=1)
-        power = next((r for r in records if r.name == "power_w"), None)
-        if power is None or power.value is None:
-            return self._unavailable("power_idle_w", records[0].reason or "no reading")
-        return Measurement(
-            name="power_idle_w",
-            value=power.value,
-            kind="measured",
-            method=self.method,
-            scope=self.scope,
-            window_s=power.window_s,
-            details=dict(power.details),
-        )
+        return idle_power_from(records, method=self.method, scope=self.scope, keep_details=True)
 
     def _unavailable(self, name: str, reason: str) -> Measurement:
         return Measurement.unavailable(name, method=self.method, scope=self.scope, reason=reason)
