@@ -92,7 +92,9 @@ def _check_resumed(study: optuna.Study, budget: int, interrupted: int) -> None:
     assert dead.state == TrialState.FAIL and dead.user_attrs["fail_reason"]
     retries = [t for t in trials if t.user_attrs.get("retry_of") == interrupted]
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
-    assert retries[0].params == dead.params
+    # the retry keeps every parameter the dead trial had drawn (a kill between two suggest
+    # calls leaves the rest to the sampler)
+    assert dead.params.items() <= retries[0].params.items()
     seeded = Counter(
         (t.user_attrs["seeded"], t.user_attrs["iso_level_bytes"])
         for t in trials
