@@ -1,9 +1,10 @@
 """``prunefront search``: validate, create or resume the study, run the workers, report progress.
 
-Everything that can be wrong with the configuration is checked before anything is written. One
-worker runs in this process; ``--workers K`` spawns K worker processes (threads divided between
-them) while this process shows progress. Ctrl-C or SIGTERM stops cleanly and says how to resume;
-running the same command again resumes the study.
+Everything that can be wrong with the configuration is checked before anything is written.
+Worker 0 runs in this process, which has already imported everything and built the task;
+``--workers K`` spawns workers 1..K-1 (threads divided between all K) and a watcher thread here
+reports every trial that ends, whichever worker ran it. Ctrl-C or SIGTERM stops cleanly and
+says how to resume; running the same command again resumes the study.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,11 +27,13 @@ from optuna.trial import TrialState
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
 from prunefront.search._cost import SearchCostTracker
+from prunefront.search._progress import Progress, StudyWatcher, progress
 from prunefront.search._storage import BudgetLock, StorageSpec, open_storage, resolve_storage
 from prunefront.search._study import create_or_resume, make_sampler, worker_seed
 from prunefront.search._trials import budget_used
 from prunefront.search._worker import (
     TrialEvent,
+    _raise_interrupt,
     build_context,
     build_space,
     make_task,
@@ -185,61 +190,12 @@ def run_worker(
 
 
 def _worker_process(plan: SearchPlan, worker: int) -> None:
-    with contextlib.suppress(KeyboardInterrupt):
-        run_worker(plan, worker)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Progress:
-    """Where a search stands: what a live display shows."""
-
-    done: int
-    budget: int
-    failed: int
-    pruned: int
-    running: int
-    front_size: int
-    elapsed_s: float
-    remaining_s: float | None
-
-    def line(self) -> str:
-        """One line for a log or a terminal."""
-        remaining = "?" if self.remaining_s is None else f"{self.remaining_s / 60:.1f} min"
-        return (
-            f"{self.done}/{self.budget} trials done ({self.failed} failed, {self.pruned} pruned, "
-            f"{self.running} running), front {self.front_size}, "
-            f"elapsed {self.elapsed_s / 60:.1f} min, remaining ~{remaining}"
-        )
-
-
-def progress(study: optuna.Study, budget: int, started: float, done_at_start: int) -> Progress:
-    """The progress of ``study``; the remaining time extrapolates this run's own pace."""
-    trials = study.get_trials(deepcopy=False)
-    by_state = {state: 0 for state in TrialState}
-    for trial in trials:
-        by_state[trial.state] += 1
-    feasible = [
-        t
-        for t in trials
-        if t.state == TrialState.COMPLETE and all(v <= 0 for v in t.constraints.values())
-    ]
-    done = budget_used(trials) - by_state[TrialState.RUNNING]
-    elapsed = time.time() - started
-    remaining = None
-    if done > done_at_start:
-        remaining = max(budget - done, 0) * elapsed / (done - done_at_start)
-    return Progress(
-        done=done,
-        budget=budget,
-        failed=sum(
-            1 for t in trials if t.state == TrialState.FAIL and "retry_of" not in t.user_attrs
-        ),
-        pruned=by_state[TrialState.PRUNED],
-        running=by_state[TrialState.RUNNING],
-        front_size=len(study.best_trials) if feasible else 0,
-        elapsed_s=elapsed,
-        remaining_s=remaining,
-    )
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            run_worker(plan, worker)
+    except PrunefrontError as error:  # one line, as the CLI prints its own errors
+        print(f"prunefront worker {worker}: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 def run_search(
@@ -253,7 +209,8 @@ def run_search(
     Args:
         plan: The validated search.
         say: Receives log lines (start, skipped widths, progress of worker processes).
-        on_event: Receives each trial this process ran, with the progress after it.
+        on_event: Receives each trial that ends, with the progress after it (with several
+            workers, whichever worker ran it); without it, progress lines go to ``say``.
     """
     started = time.time()
     plan.run_dir.mkdir(parents=True, exist_ok=True)
@@ -276,29 +233,60 @@ def run_search(
 
         run_worker(plan, 0, forward)
         return study
+    report = on_event or (lambda event, now: say(now.line()))
+    _run_pool(plan, started=started, used=used, on_event=report)
+    return study
+
+
+def _run_pool(
+    plan: SearchPlan,
+    *,
+    started: float,
+    used: int,
+    on_event: Callable[[TrialEvent, Progress], None],
+) -> None:
+    """Worker 0 in this process, workers 1..K-1 spawned; a watcher reports every trial."""
     context = multiprocessing.get_context("spawn")
-    processes = [
+    helpers = [
         context.Process(target=_worker_process, args=(plan, i), name=f"prunefront-worker-{i}")
-        for i in range(plan.workers)
+        for i in range(1, plan.workers)
     ]
-    for process in processes:
+    for process in helpers:
         process.start()
-    last: tuple[int, ...] = ()
+    watcher = StudyWatcher(
+        plan.storage,
+        plan.config.study_name(),
+        budget=plan.config.search.trials,
+        started=started,
+        done_at_start=used,
+        on_event=on_event,
+    )
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        while any(p.is_alive() for p in processes):
-            time.sleep(2.0)
-            now = progress(study, budget, started, used)
-            counts = (now.done, now.failed, now.pruned, now.running)
-            if counts != last:
-                last = counts
-                say(now.line())
+        with watcher:
+            run_worker(plan, 0)
+            for process in helpers:  # their last trials are still running
+                process.join()
     except KeyboardInterrupt:
-        for process in processes:
-            process.join(timeout=30)
+        _stop(helpers)
         raise
     finally:
-        for process in processes:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.terminate()
-    return study
+        signal.signal(signal.SIGTERM, previous)
+        _stop(helpers)
+
+
+def _stop(helpers: list[Any]) -> None:
+    """Let the helpers end their own way (Ctrl-C reached them too), else stop them cleanly.
+
+    A SIGTERM sent to this process alone reaches no helper: after a short wait each gets one,
+    which fails its running trial as interrupted and re-enqueues its point.
+    """
+    for process in helpers:
+        process.join(timeout=5)
+    for process in helpers:
+        if process.is_alive():
+            process.terminate()
+    for process in helpers:
+        process.join(timeout=30)
+        if process.is_alive():
+            process.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 from optuna.trial import TrialState
 
 from prunefront.config import load_config
-from prunefront.search import plan_search, run_search
+from prunefront.search import TrialEvent, plan_search, run_search
 from prunefront.search._storage import open_storage, resolve_storage
 from prunefront.search._trials import OWNER_KEY
 
@@ -71,10 +72,10 @@ def _wait_for_running_trial(config_path: Path, process: subprocess.Popen[bytes])
     raise AssertionError("no trial started within 120 s")
 
 
-def _start(config_path: Path, cwd: Path) -> subprocess.Popen[bytes]:
+def _start(config_path: Path, cwd: Path, *options: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(cwd)}
     return subprocess.Popen(
-        [sys.executable, "-m", "prunefront", "search", str(config_path)],
+        [sys.executable, "-m", "prunefront", "search", str(config_path), *options],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -157,6 +158,36 @@ def test_sigterm_stops_cleanly_says_how_to_resume_and_resume_finishes(
     _check_resumed(resumed, 4, stopped)
 
 
+def test_sigterm_to_the_parent_of_two_workers_stops_both_and_resume_finishes(
+    tmp_path: Path, write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "slow_task.py").write_text(SLOW_TASK)
+    config_path = write_config(task="slow_task:TASK", trials=6)
+    process = _start(config_path, tmp_path, "--workers", "2")
+    deadline = time.time() + 120
+    while time.time() < deadline:  # both workers in a trial
+        assert process.poll() is None
+        with contextlib.suppress(KeyError, ValueError):
+            study = _open_study(config_path)
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if len({t.system_attrs.get(OWNER_KEY, {}).get("pid") for t in running} - {None}) == 2:
+                break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)  # the parent alone, as `kill PID` or a scheduler does
+    _, err = process.communicate(timeout=90)
+    assert process.returncode == 130, err.decode()
+    assert "Resume with" in err.decode() and "Traceback" not in err.decode()
+    trials = _open_study(config_path).get_trials(deepcopy=False)
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    interrupted = [t for t in trials if "interrupted" in t.user_attrs.get("fail_reason", "")]
+    assert len(interrupted) == 2  # the helper's trial as well as the parent's
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    resumed = run_search(plan_search(load_config(config_path)), say=lambda line: None)
+    states = Counter(t.state for t in resumed.get_trials(deepcopy=False))
+    assert states[TrialState.COMPLETE] == 6 and states[TrialState.RUNNING] == 0
+
+
 @pytest.mark.parametrize(
     ("kind", "workers"),
     [("journal", 2), ("journal", 3), pytest.param("postgres", 2, marks=pytest.mark.postgres)],
@@ -168,14 +199,31 @@ def test_workers_started_together_respect_the_budget(
     write_config: Callable[..., Path],
     request: pytest.FixtureRequest,
     unique_study: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     postgres = request.getfixturevalue("postgres_url") if kind == "postgres" else None
+    # Trials of 1.5 s: the spawned workers start (imports, task) while worker 0 runs the first.
+    (tmp_path / "slow_task.py").write_text(SLOW_TASK)
+    monkeypatch.syspath_prepend(str(tmp_path))
     config_path = write_config(
-        trials=7, storage=_storage_for(kind, tmp_path, postgres), study=unique_study
+        task="slow_task:TASK",
+        trials=7,
+        storage=_storage_for(kind, tmp_path, postgres),
+        study=unique_study,
     )
-    study = run_search(plan_search(load_config(config_path), workers=workers), say=lambda _: None)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    events: list[TrialEvent] = []
+    study = run_search(
+        plan_search(load_config(config_path), workers=workers),
+        say=lambda _: None,
+        on_event=lambda event, _: events.append(event),
+    )
     trials = study.get_trials(deepcopy=False)
     assert len(trials) == 7
     assert all(t.state == TrialState.COMPLETE for t in trials)
     pids = {t.user_attrs["pid"] for t in trials}
+    print({pid: [t.number for t in trials if t.user_attrs["pid"] == pid] for pid in pids})
     assert len(pids) >= 2  # the work was really shared
+    # the watcher reported every trial once, whichever worker ran it
+    assert sorted(e.number for e in events) == list(range(7))
+    assert all(e.state == "COMPLETE" and e.values for e in events)

@@ -1,0 +1,152 @@
+"""Where a running search stands: the progress record and a watcher that reports every trial.
+
+With one worker, its own trials are reported as they end. With several, trials end in other
+processes (or on other machines): ``StudyWatcher`` reads the study from its own storage handle
+every few seconds, on a thread of the process that shows progress, and reports each trial that
+ended since the last look, whoever ran it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from prunefront.search._storage import StorageSpec, open_storage
+from prunefront.search._trials import budget_used
+from prunefront.search._worker import TrialEvent
+
+__all__ = ["Progress", "StudyWatcher", "progress"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Progress:
+    """Where a search stands: what a live display shows."""
+
+    done: int
+    budget: int
+    failed: int
+    pruned: int
+    running: int
+    front_size: int
+    elapsed_s: float
+    remaining_s: float | None
+
+    def line(self) -> str:
+        """One line for a log or a terminal."""
+        remaining = "?" if self.remaining_s is None else f"{self.remaining_s / 60:.1f} min"
+        return (
+            f"{self.done}/{self.budget} trials done ({self.failed} failed, {self.pruned} pruned, "
+            f"{self.running} running), front {self.front_size}, "
+            f"elapsed {self.elapsed_s / 60:.1f} min, remaining ~{remaining}"
+        )
+
+
+def progress(study: optuna.Study, budget: int, started: float, done_at_start: int) -> Progress:
+    """The progress of ``study``; the remaining time extrapolates this run's own pace."""
+    trials = study.get_trials(deepcopy=False)
+    by_state = {state: 0 for state in TrialState}
+    for trial in trials:
+        by_state[trial.state] += 1
+    feasible = [
+        t
+        for t in trials
+        if t.state == TrialState.COMPLETE and all(v <= 0 for v in t.constraints.values())
+    ]
+    done = budget_used(trials) - by_state[TrialState.RUNNING]
+    elapsed = time.time() - started
+    remaining = None
+    if done > done_at_start:
+        remaining = max(budget - done, 0) * elapsed / (done - done_at_start)
+    return Progress(
+        done=done,
+        budget=budget,
+        failed=sum(
+            1 for t in trials if t.state == TrialState.FAIL and "retry_of" not in t.user_attrs
+        ),
+        pruned=by_state[TrialState.PRUNED],
+        running=by_state[TrialState.RUNNING],
+        front_size=len(study.best_trials) if feasible else 0,
+        elapsed_s=elapsed,
+        remaining_s=remaining,
+    )
+
+
+def trial_event(trial: FrozenTrial) -> TrialEvent:
+    """The ``TrialEvent`` of a finished trial read back from the storage."""
+    reason = trial.user_attrs.get("fail_reason") or trial.user_attrs.get("pruned_reason")
+    return TrialEvent(
+        trial.number,
+        trial.state.name,
+        dict(trial.params),
+        values=list(trial.values) if trial.values is not None else None,
+        reason=reason,
+    )
+
+
+_ENDED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+
+
+class StudyWatcher:
+    """A daemon thread that reports every trial of a study that ends while it watches.
+
+    Args:
+        spec: The study's storage (opened anew: the watcher shares no handle with a worker).
+        study_name: The study.
+        budget: The trial budget, for the progress record.
+        started: When this run started (``time.time()``).
+        done_at_start: Trials already done when it started (for the remaining-time estimate).
+        on_event: Receives each ended trial with the progress after it.
+        interval_s: Seconds between looks at the storage.
+    """
+
+    def __init__(
+        self,
+        spec: StorageSpec,
+        study_name: str,
+        *,
+        budget: int,
+        started: float,
+        done_at_start: int,
+        on_event: Callable[[TrialEvent, Progress], None],
+        interval_s: float = 2.0,
+    ) -> None:
+        self._study = optuna.load_study(study_name=study_name, storage=open_storage(spec))
+        self._budget, self._started, self._done_at_start = budget, started, done_at_start
+        self._on_event = on_event
+        self._interval_s = interval_s
+        self._seen = {t.number for t in self._study.get_trials(deepcopy=False, states=_ENDED)}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="prunefront-watcher", daemon=True)
+
+    def __enter__(self) -> StudyWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        if exc[0] is None:
+            self.poll()  # the trials that ended since the last look
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self.poll()
+
+    def poll(self) -> None:
+        """Report the trials that ended since the last look."""
+        ended = [
+            t
+            for t in self._study.get_trials(deepcopy=False, states=_ENDED)
+            if t.number not in self._seen
+        ]
+        if not ended:
+            return
+        now = progress(self._study, self._budget, self._started, self._done_at_start)
+        for trial in sorted(ended, key=lambda t: t.number):
+            self._seen.add(trial.number)
+            self._on_event(trial_event(trial), now)
