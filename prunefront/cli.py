@@ -295,10 +295,12 @@ def search(
             pairs = zip(plan.objectives, event.values, strict=False)
             values = " -> " + ", ".join(f"{name} {value:.4g}" for name, value in pairs)
         reason = f" ({event.reason})" if event.reason else ""
-        params = event.params
+        drawn = event.candidate
+        sparsity = drawn.get("sparsity_target")
+        at = f" at {sparsity:.3f} sparsity" if isinstance(sparsity, float | int) else ""
         say(
-            f"trial {event.number} {event.state.lower()}: width {params.get('width')} "
-            f"{params.get('pattern', '')}{values}{reason} | {progress.line()}"
+            f"trial {event.number} {event.state.lower()}: width {drawn.get('width')} "
+            f"{drawn.get('pattern', '')}{at}{values}{reason} | {progress.line()}"
         )
 
     resume = f"prunefront search {config_path}"

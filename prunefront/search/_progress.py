@@ -18,7 +18,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from prunefront.search._storage import StorageSpec, open_storage
 from prunefront.search._trials import budget_used
-from prunefront.search._worker import TrialEvent
+from prunefront.search._worker import TrialEvent, trial_event
 
 __all__ = ["Progress", "StudyWatcher", "progress"]
 
@@ -76,15 +76,15 @@ def progress(study: optuna.Study, budget: int, started: float, done_at_start: in
     )
 
 
-def trial_event(trial: FrozenTrial) -> TrialEvent:
+def _event(trial: FrozenTrial) -> TrialEvent:
     """The ``TrialEvent`` of a finished trial read back from the storage."""
-    reason = trial.user_attrs.get("fail_reason") or trial.user_attrs.get("pruned_reason")
-    return TrialEvent(
+    return trial_event(
         trial.number,
         trial.state.name,
-        dict(trial.params),
+        trial.params,
+        trial.user_attrs,
         values=list(trial.values) if trial.values is not None else None,
-        reason=reason,
+        reason=trial.user_attrs.get("fail_reason") or trial.user_attrs.get("pruned_reason"),
     )
 
 
@@ -149,4 +149,4 @@ class StudyWatcher:
         now = progress(self._study, self._budget, self._started, self._done_at_start)
         for trial in sorted(ended, key=lambda t: t.number):
             self._seen.add(trial.number)
-            self._on_event(trial_event(trial), now)
+            self._on_event(_event(trial), now)

@@ -246,13 +246,6 @@ def _run_pool(
     on_event: Callable[[TrialEvent, Progress], None],
 ) -> None:
     """Worker 0 in this process, workers 1..K-1 spawned; a watcher reports every trial."""
-    context = multiprocessing.get_context("spawn")
-    helpers = [
-        context.Process(target=_worker_process, args=(plan, i), name=f"prunefront-worker-{i}")
-        for i in range(1, plan.workers)
-    ]
-    for process in helpers:
-        process.start()
     watcher = StudyWatcher(
         plan.storage,
         plan.config.study_name(),
@@ -261,18 +254,22 @@ def _run_pool(
         done_at_start=used,
         on_event=on_event,
     )
+    context = multiprocessing.get_context("spawn")
+    helpers = [
+        context.Process(target=_worker_process, args=(plan, i), name=f"prunefront-worker-{i}")
+        for i in range(1, plan.workers)
+    ]
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
+        for process in helpers:
+            process.start()
         with watcher:
             run_worker(plan, 0)
             for process in helpers:  # their last trials are still running
                 process.join()
-    except KeyboardInterrupt:
-        _stop(helpers)
-        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
-        _stop(helpers)
+        _stop([process for process in helpers if process.pid is not None])
 
 
 def _stop(helpers: list[Any]) -> None:

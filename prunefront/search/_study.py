@@ -25,7 +25,11 @@ from prunefront.studies._schema import (
 )
 from prunefront.tasks import Task
 
-__all__ = ["config_differences", "create_or_resume", "make_sampler", "worker_seed"]
+__all__ = ["SEARCH_FORMAT", "config_differences", "create_or_resume", "make_sampler", "worker_seed"]
+
+SEARCH_FORMAT = 2
+"""The study format this version creates and resumes (2: the width is drawn as ``width_index``;
+1 drew it as a category). Reports, ``select`` and ``export`` read every format."""
 
 
 class _BudgetedGridSampler(optuna.samplers.GridSampler):
@@ -130,6 +134,13 @@ def create_or_resume(
                 f"study {name!r} exists but was not created by prunefront; "
                 "choose another search.study_name"
             )
+        version = study.user_attrs.get(STUDY_FORMAT_VERSION)
+        if version != SEARCH_FORMAT:
+            raise PrunefrontError(
+                f"study {name!r} has study format {version} and this prunefront searches format "
+                f"{SEARCH_FORMAT}; its results still report, select and export, but continue "
+                "the search under a new search.study_name"
+            )
         stored_identity = {k: stored[k] for k in identity if k in stored}
         differences = config_differences(stored_identity, identity)
         if differences:
@@ -145,7 +156,7 @@ def create_or_resume(
         sampler=sampler,
         directions=directions(objectives, task),
     )
-    study.set_user_attr(STUDY_FORMAT_VERSION, 1)
+    study.set_user_attr(STUDY_FORMAT_VERSION, SEARCH_FORMAT)
     study.set_user_attr(STUDY_CONFIG, config.to_dict())
     study.set_user_attr(STUDY_OBJECTIVES, list(objectives))
     study.set_user_attr(STUDY_METRIC, {"name": task.metric, "direction": task.direction})

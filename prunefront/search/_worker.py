@@ -46,13 +46,35 @@ __all__ = [
 
 @dataclass(frozen=True)
 class TrialEvent:
-    """What happened to one trial, for progress displays."""
+    """What happened to one trial, for progress displays.
+
+    ``params`` are Optuna's (``width_index``, ``sparsity_u``, ...); ``candidate`` is what they
+    drew: ``width``, ``pattern`` and ``sparsity_target`` (those known when the trial ended).
+    """
 
     number: int
     state: str
     params: dict[str, Any] = field(default_factory=dict)
     values: list[float] | None = None
     reason: str | None = None
+    candidate: dict[str, Any] = field(default_factory=dict)
+
+
+CANDIDATE_KEYS = ("width", "pattern", "sparsity_target")
+
+
+def trial_event(
+    number: int,
+    state: str,
+    params: dict[str, Any],
+    user_attrs: dict[str, Any],
+    *,
+    values: list[float] | None = None,
+    reason: str | None = None,
+) -> TrialEvent:
+    """A ``TrialEvent``, its candidate read from the trial's user attributes."""
+    candidate = {k: user_attrs[k] for k in CANDIDATE_KEYS if k in user_attrs}
+    return TrialEvent(number, state, dict(params), values, reason, candidate)
 
 
 def make_task(config: RunConfig) -> Task:
@@ -172,7 +194,7 @@ def _run_one(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> Tri
     except EarlyStop as stop:
         trial.set_user_attr("pruned_reason", str(stop))
         study.tell(trial, state=TrialState.PRUNED)
-        return TrialEvent(trial.number, "PRUNED", trial.params, reason=str(stop))
+        return trial_event(trial.number, "PRUNED", trial.params, trial.user_attrs, reason=str(stop))
     except Exception as error:  # any failure of the user's task is recorded, not fatal
         first = str(error).strip().splitlines()
         detail = f"{type(error).__name__}: {first[0] if first else ''}".rstrip(": ")
@@ -184,11 +206,11 @@ def _run_one(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> Tri
             reason = detail
         trial.set_user_attr("fail_reason", reason[:500])
         study.tell(trial, state=TrialState.FAIL)
-        return TrialEvent(trial.number, "FAIL", trial.params, reason=reason)
+        return trial_event(trial.number, "FAIL", trial.params, trial.user_attrs, reason=reason)
     finally:
         heartbeat.join()
     study.tell(trial, values)
-    return TrialEvent(trial.number, "COMPLETE", trial.params, values=values)
+    return trial_event(trial.number, "COMPLETE", trial.params, trial.user_attrs, values=values)
 
 
 SYSTEMATIC_FAILURES = 3

@@ -4,6 +4,10 @@ For every (width, pattern) the footprint model gives the interval of final spars
 footprint fits the budget. The sampler draws ``sparsity_u`` in [0, 1] and the trial's sparsity is
 ``lo + u * (hi - lo)`` inside that interval, so no trial is wasted on a point over budget and the
 sampler still sees one fixed distribution. Widths that fit under no pattern are dropped.
+
+The width is drawn as ``width_index``, its position among the ascending widths: an ordered
+integer, so that a model-based sampler (GP, TPE) learns that neighbouring widths behave alike,
+which a categorical choice hides from it (``bench/search_efficiency.py`` measures the gain).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ class SuggestsParams(Protocol):
     """The part of ``optuna.Trial`` the space uses (so tests can pass a fake)."""
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
+
+    def suggest_int(self, name: str, low: int, high: int) -> int: ...
 
     def suggest_float(self, name: str, low: float, high: float) -> float: ...
 
@@ -99,7 +105,7 @@ class SearchSpace:
             for pattern, interval in found.items():
                 assert interval is not None
                 self._intervals[(width, pattern)] = interval
-        self.widths = tuple(w for w in self._layouts if w not in dropped)
+        self.widths = tuple(w for w in self._layouts if w not in dropped)  # ascending
         self.dropped_widths = tuple(dropped)
         if not self.widths:
             raise PrunefrontError(
@@ -155,7 +161,7 @@ class SearchSpace:
     def suggest(self, trial: SuggestsParams) -> tuple[float, str, float]:
         """Draw (width, pattern, sparsity) from ``trial``; the point always fits the budget."""
         pattern = str(trial.suggest_categorical("pattern", list(self.patterns)))
-        width = float(trial.suggest_categorical("width", list(self.widths)))
+        width = self.widths[trial.suggest_int("width_index", 0, len(self.widths) - 1)]
         u = trial.suggest_float("sparsity_u", 0.0, 1.0)
         return width, pattern, self.sparsity_of(width, pattern, u)
 
@@ -163,7 +169,7 @@ class SearchSpace:
         """Optuna params that reproduce (width, pattern, sparsity) through ``suggest``."""
         return {
             "pattern": pattern,
-            "width": width,
+            "width_index": self.widths.index(width),
             "sparsity_u": self.u_of(width, pattern, sparsity),
         }
 
@@ -171,7 +177,11 @@ class SearchSpace:
         """Every parameter's values for an exhaustive grid: ``sparsities`` evenly spaced
         points of each width's feasible interval (``sparsity_u`` from 0 to 1)."""
         steps = [i / (sparsities - 1) for i in range(sparsities)]
-        return {"pattern": list(self.patterns), "width": list(self.widths), "sparsity_u": steps}
+        return {
+            "pattern": list(self.patterns),
+            "width_index": list(range(len(self.widths))),
+            "sparsity_u": steps,
+        }
 
     def iso_pairs(self, levels: int) -> list[IsoPair]:
         """Up to ``levels`` iso-footprint pairs (needs the unstructured pattern in the space).

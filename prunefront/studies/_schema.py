@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 # study user attributes
-STUDY_FORMAT_VERSION = "prunefront_format"  # int: version of this schema (1)
+STUDY_FORMAT_VERSION = "prunefront_format"  # int: the search format (search._study.SEARCH_FORMAT)
 STUDY_CONFIG = "prunefront_config"  # dict: RunConfig.to_dict() of the run that created the study
 STUDY_OBJECTIVES = "objectives"  # list[str]: e.g. ["metric", "latency_ms", "energy_mj"]
 STUDY_METRIC = "metric"  # dict: {"name": "accuracy", "direction": "maximize"}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -88,7 +87,7 @@ def test_remote_latency_is_within_25_percent_of_local_onnxruntime(
     settings = LatencySettings(min_time_s=0.2, max_time_s=1.0)
     local, remote = [], []
     client = agent.client()
-    for _ in range(3):  # interleaved, so a noisy neighbour hits both sides alike
+    for _ in range(5):  # interleaved, so a noisy neighbour hits both sides alike
         stats = time_interleaved(
             {"local": lambda: session.run(None, feeds)},
             settings=settings,
@@ -98,7 +97,9 @@ def test_remote_latency_is_within_25_percent_of_local_onnxruntime(
         remote.append(
             client.profile(export.path.read_bytes(), request)["records"]["latency_ms"]["value"]
         )
-    ratio = statistics.median(remote) / statistics.median(local)
+    # Noise on a shared machine only ever adds time: the best round of each side is the one
+    # that measured the model rather than the neighbours.
+    ratio = min(remote) / min(local)
     print(f"remote/local latency ratio {ratio:.3f} (remote {remote}, local {local})")
     assert 0.75 <= ratio <= 1.25, f"remote/local = {ratio:.3f} (remote {remote}, local {local})"
 

@@ -132,6 +132,15 @@ def test_resume_with_a_changed_space_is_refused_naming_the_difference(
         run(changed)
 
 
+def test_resuming_a_study_of_another_search_format_is_refused(
+    write_config: Callable[..., Path],
+) -> None:
+    study = run(write_config(trials=1))
+    study.set_user_attr("prunefront_format", 1)  # as written before width became an index
+    with pytest.raises(PrunefrontError, match=r"study format 1 .* new search\.study_name"):
+        run(write_config(trials=2))
+
+
 def test_sqlite_storage_for_one_worker_and_refused_for_two(
     write_config: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -191,7 +200,7 @@ def test_grid_sampler_visits_the_grid_and_stops_at_the_budget(
     study = run(path)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 6
     seen = {
-        (t.params["width"], t.params["sparsity_u"])
+        (t.params["width_index"], t.params["sparsity_u"])
         for t in study.trials
         if "seeded" not in t.user_attrs
     }
