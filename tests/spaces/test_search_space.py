@@ -1,4 +1,4 @@
-"""The search space as a sampler sees it: width as an ordered index, sparsity inside its interval."""
+"""The search space as a sampler sees it: width as an ordered index, sparsity in its interval."""
 
 from __future__ import annotations
 
