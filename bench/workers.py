@@ -95,6 +95,8 @@ def main() -> None:
             order = (1, 2) if index % 2 == 0 else (2, 1)
             for workers in order:
                 rates[workers].append(one_run(workers, args, Path(tmp), index))
+                wall, steady = rates[workers][-1]
+                print(f"round {index + 1}, {workers} worker(s): {wall:.0f} / {steady:.0f} trials/h")
     wall = {w: statistics.median(r[0] for r in runs) for w, runs in rates.items()}
     steady = {w: statistics.median(r[1] for r in runs) for w, runs in rates.items()}
     print(f"\nmnist1d-cnn, {args.trials} trials per run, {args.rounds} rounds (median)")

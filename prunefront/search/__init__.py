@@ -6,14 +6,8 @@ resumes the study and runs the workers. ``study_status`` summarises a running or
 
 from __future__ import annotations
 
-from prunefront.search._runner import (
-    Progress,
-    SearchPlan,
-    plan_search,
-    progress,
-    resolve_objectives,
-    run_search,
-)
+from prunefront.search._progress import Progress, progress
+from prunefront.search._runner import SearchPlan, plan_search, resolve_objectives, run_search
 from prunefront.search._status import StudyStatus, study_status
 from prunefront.search._storage import StorageSpec, resolve_storage
 from prunefront.search._worker import TrialEvent

@@ -33,19 +33,17 @@ from prunefront.search._study import create_or_resume, make_sampler, worker_seed
 from prunefront.search._trials import budget_used
 from prunefront.search._worker import (
     TrialEvent,
-    _raise_interrupt,
     build_context,
     build_space,
     make_task,
+    stop_on_signal,
     worker_loop,
 )
 from prunefront.studies._schema import STUDY_OBJECTIVES
 
 __all__ = [
-    "Progress",
     "SearchPlan",
     "plan_search",
-    "progress",
     "resolve_objectives",
     "run_search",
     "run_worker",
@@ -259,7 +257,7 @@ def _run_pool(
         context.Process(target=_worker_process, args=(plan, i), name=f"prunefront-worker-{i}")
         for i in range(1, plan.workers)
     ]
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous = signal.signal(signal.SIGTERM, stop_on_signal)
     try:
         for process in helpers:
             process.start()

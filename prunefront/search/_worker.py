@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -40,6 +41,7 @@ __all__ = [
     "build_space",
     "make_task",
     "profile_function",
+    "stop_on_signal",
     "worker_loop",
 ]
 
@@ -174,8 +176,28 @@ def build_context(
     )
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+_STOPPING = threading.Event()
+
+
+def stop_on_signal(signum: int, frame: FrameType | None) -> None:
+    """The workers' SIGTERM and SIGINT handler: remember the stop, then interrupt what runs.
+
+    The flag keeps a stop a stop where code between the signal and the worker swallows the
+    ``KeyboardInterrupt`` or turns it into another error (Optuna's journal-file lock raises
+    ``RuntimeError`` when the signal lands while it acquires; training frameworks catch it).
+    """
+    _STOPPING.set()
     raise KeyboardInterrupt
+
+
+def _raise_if_stopping() -> None:
+    if _STOPPING.is_set():
+        raise KeyboardInterrupt
+
+
+def _fail_interrupted(study: optuna.Study, trial: optuna.Trial) -> None:
+    frozen = study._storage.get_trial(trial._trial_id)
+    fail_and_retry(study, frozen, "interrupted (Ctrl-C or SIGTERM); its point runs again")
 
 
 def _is_oom(error: BaseException) -> bool:
@@ -187,15 +209,18 @@ def _run_one(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> Tri
     heartbeat.start()
     try:
         values = run_trial(ctx, trial)
+        _raise_if_stopping()  # the task caught the interrupt and returned
     except KeyboardInterrupt:
-        frozen = study._storage.get_trial(trial._trial_id)
-        fail_and_retry(study, frozen, "interrupted (Ctrl-C or SIGTERM); its point runs again")
+        _fail_interrupted(study, trial)
         raise
     except EarlyStop as stop:
         trial.set_user_attr("pruned_reason", str(stop))
         study.tell(trial, state=TrialState.PRUNED)
         return trial_event(trial.number, "PRUNED", trial.params, trial.user_attrs, reason=str(stop))
     except Exception as error:  # any failure of the user's task is recorded, not fatal
+        if _STOPPING.is_set():  # an interrupt turned into another error: still a stop
+            _fail_interrupted(study, trial)
+            raise KeyboardInterrupt from error
         first = str(error).strip().splitlines()
         detail = f"{type(error).__name__}: {first[0] if first else ''}".rstrip(": ")
         if isinstance(error, TrialFailed):
@@ -237,12 +262,19 @@ def worker_loop(
     deadline: float | None,
     on_event: Callable[[TrialEvent], None] | None = None,
 ) -> int:
-    """Run trials until the budget is used or the deadline passes; returns how many ran here."""
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    """Run trials until the budget is used or the deadline passes; returns how many ran here.
+
+    Raises:
+        KeyboardInterrupt: SIGTERM or SIGINT stopped the worker (its running trial was failed
+            as interrupted and its point queued again).
+    """
+    _STOPPING.clear()
+    previous = {sig: signal.signal(sig, stop_on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     ran = 0
     failures: list[str] = []
     try:
         while deadline is None or time.time() < deadline:
+            _raise_if_stopping()
             with lock.hold():
                 reap_dead_trials(study)
                 if budget_used(study.get_trials(deepcopy=False)) >= budget:
@@ -259,7 +291,9 @@ def worker_loop(
                 on_event(event)
             failures = [*failures, event.reason or ""] if event.state == "FAIL" else []
             _stop_if_systematic(study, failures)
+        _raise_if_stopping()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         ctx.gate.close()
     return ran

@@ -39,6 +39,31 @@ TASK = Slow(epochs=2)
 '''
 
 
+SWALLOWING_TASK = '''
+import os
+import signal
+import time
+
+from prunefront.testing import TinyTask
+
+
+class TurnsTheInterruptIntoAnError(TinyTask):
+    """Receives SIGTERM where library code turns the KeyboardInterrupt into another error, as
+    Optuna's journal-file lock does when the signal lands while it acquires."""
+
+    def train(self, model, *, on_step, device, seed):
+        super().train(model, on_step=on_step, device=device, seed=seed)
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except BaseException:
+            raise RuntimeError("Error: did not possess lock") from None
+
+
+TASK = TurnsTheInterruptIntoAnError(epochs=1)
+'''
+
+
 def _storage_for(kind: str, tmp_path: Path, postgres: str | None) -> str | None:
     if kind == "journal":
         return None
@@ -156,6 +181,21 @@ def test_sigterm_stops_cleanly_says_how_to_resume_and_resume_finishes(
     monkeypatch.syspath_prepend(str(tmp_path))
     resumed = run_search(plan_search(load_config(config_path)), say=lambda line: None)
     _check_resumed(resumed, 4, stopped)
+
+
+def test_a_sigterm_that_library_code_turns_into_an_error_still_stops_the_search(
+    tmp_path: Path, write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "swallow_task.py").write_text(SWALLOWING_TASK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config_path = write_config(task="swallow_task:TASK", trials=3)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(plan_search(load_config(config_path)), say=lambda line: None)
+    trials = _open_study(config_path).get_trials(deepcopy=False)
+    assert trials[0].state == TrialState.FAIL
+    assert "interrupted" in trials[0].user_attrs["fail_reason"]  # not "RuntimeError: ..."
+    assert [t.state for t in trials[1:]] == [TrialState.WAITING] * (len(trials) - 1)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are put back
 
 
 def test_sigterm_to_the_parent_of_two_workers_stops_both_and_resume_finishes(
