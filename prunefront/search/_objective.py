@@ -158,6 +158,14 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
     _store_training(trial, result, ctx)
     if not math.isfinite(result.metric_value):
         raise TrialFailed(f"{result.metric_name} is {result.metric_value} (training diverged)")
+    if result.footprint_bytes > ctx.space.budget_bytes:
+        # The analytic footprint can miss the real one where a format's size depends on where
+        # the zeros fall (relative indexing's fillers): the budget holds for the real bytes.
+        raise TrialFailed(
+            f"over budget: the trained model takes {result.footprint_bytes} B "
+            f"({result.footprint_format}), the budget is {ctx.space.budget_bytes} B "
+            f"(predicted {predicted} B before training)"
+        )
     artifact = Path("artifacts") / f"trial-{trial.number:05d}.pfs"
     (ctx.run_dir / "artifacts").mkdir(exist_ok=True)
     file_bytes = save_sparse(

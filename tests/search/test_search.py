@@ -14,6 +14,7 @@ from prunefront.config import load_config
 from prunefront.errors import PrunefrontError
 from prunefront.pruning import load_sparse
 from prunefront.search import plan_search, run_search, study_status
+from prunefront.spaces._search_space import SearchSpace
 from prunefront.studies import open_study
 
 FAILING_TASK = '''
@@ -130,6 +131,21 @@ def test_resume_with_a_changed_space_is_refused_naming_the_difference(
     changed = write_config(trials=2, widths="[0.5, 1.0]")
     with pytest.raises(PrunefrontError, match=r"space\.widths"):
         run(changed)
+
+
+def test_a_candidate_over_budget_in_real_bytes_fails_with_the_figures_and_stays_off_the_front(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An analytic footprint that misses the real one (as relative indexing's expected fillers
+    # can, for zeros that cluster): the prediction says 1 B for the dense full-width model.
+    monkeypatch.setattr(SearchSpace, "footprint", lambda self, width, sparsity, pattern: 1)
+    monkeypatch.setattr(SearchSpace, "sparsity_of", lambda self, width, pattern, u: 0.0)
+    study = run(write_config(trials=2, widths="[1.0]"))
+    assert [t.state for t in study.trials] == [TrialState.FAIL] * 2
+    reason = study.trials[0].user_attrs["fail_reason"]
+    assert reason.startswith("over budget: the trained model takes ")
+    assert "the budget is 6000 B (predicted 1 B before training)" in reason
+    assert not study.best_trials
 
 
 def test_resuming_a_study_of_another_search_format_is_refused(
