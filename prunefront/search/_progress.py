@@ -8,6 +8,7 @@ ended since the last look, whoever ran it.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -121,6 +122,7 @@ class StudyWatcher:
         self._interval_s = interval_s
         self._seen = {t.number for t in self._study.get_trials(deepcopy=False, states=_ENDED)}
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="prunefront-watcher", daemon=True)
 
     def __enter__(self) -> StudyWatcher:
@@ -135,10 +137,17 @@ class StudyWatcher:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
-            self.poll()
+            try:
+                self.poll()
+            except Exception as error:  # a storage hiccup must not end the progress display
+                logging.getLogger(__name__).warning("progress: %s", error)
 
     def poll(self) -> None:
         """Report the trials that ended since the last look."""
+        with self._lock:
+            self._poll()
+
+    def _poll(self) -> None:
         ended = [
             t
             for t in self._study.get_trials(deepcopy=False, states=_ENDED)

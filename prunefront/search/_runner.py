@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import signal
 import socket
 import sys
 import time
@@ -35,8 +34,9 @@ from prunefront.search._worker import (
     TrialEvent,
     build_context,
     build_space,
+    install_stop_handlers,
     make_task,
-    stop_on_signal,
+    restore_handlers,
     worker_loop,
 )
 from prunefront.studies._schema import STUDY_OBJECTIVES
@@ -232,13 +232,14 @@ def run_search(
         run_worker(plan, 0, forward)
         return study
     report = on_event or (lambda event, now: say(now.line()))
-    _run_pool(plan, started=started, used=used, on_event=report)
+    _run_pool(plan, say=say, started=started, used=used, on_event=report)
     return study
 
 
 def _run_pool(
     plan: SearchPlan,
     *,
+    say: Callable[[str], None],
     started: float,
     used: int,
     on_event: Callable[[TrialEvent, Progress], None],
@@ -257,7 +258,7 @@ def _run_pool(
         context.Process(target=_worker_process, args=(plan, i), name=f"prunefront-worker-{i}")
         for i in range(1, plan.workers)
     ]
-    previous = signal.signal(signal.SIGTERM, stop_on_signal)
+    previous = install_stop_handlers()
     try:
         for process in helpers:
             process.start()
@@ -266,8 +267,11 @@ def _run_pool(
             for process in helpers:  # their last trials are still running
                 process.join()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        restore_handlers(previous)
         _stop([process for process in helpers if process.pid is not None])
+    for process in helpers:
+        if process.exitcode:  # its own one-line error is on stderr already
+            say(f"worker {process.name} exited with code {process.exitcode}")
 
 
 def _stop(helpers: list[Any]) -> None:

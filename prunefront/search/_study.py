@@ -22,6 +22,7 @@ from prunefront.studies._schema import (
     STUDY_FORMAT_VERSION,
     STUDY_METRIC,
     STUDY_OBJECTIVES,
+    STUDY_WIDTHS,
 )
 from prunefront.tasks import Task
 
@@ -149,6 +150,13 @@ def create_or_resume(
                 f"study {name!r} was created with another configuration ({shown}); "
                 "use the original search.toml or a new search.study_name"
             )
+        widths = study.user_attrs.get(STUDY_WIDTHS)
+        if widths is not None and tuple(widths) != space.widths:
+            raise PrunefrontError(
+                f"study {name!r} searched widths {widths} and this budget now fits "
+                f"{list(space.widths)} (the footprint model changed?); its width_index would "
+                "mean other widths: continue under a new search.study_name"
+            )
         return study, False
     study = optuna.create_study(
         study_name=name,
@@ -161,6 +169,7 @@ def create_or_resume(
     study.set_user_attr(STUDY_OBJECTIVES, list(objectives))
     study.set_user_attr(STUDY_METRIC, {"name": task.metric, "direction": task.direction})
     study.set_user_attr(STUDY_DEVICE, device)
+    study.set_user_attr(STUDY_WIDTHS, list(space.widths))
     for pair in space.iso_pairs(config.space.iso_levels):
         for label, width, sparsity in (
             ("small-dense", pair.small_width, 0.0),

@@ -39,8 +39,10 @@ __all__ = [
     "TrialEvent",
     "build_context",
     "build_space",
+    "install_stop_handlers",
     "make_task",
     "profile_function",
+    "restore_handlers",
     "stop_on_signal",
     "worker_loop",
 ]
@@ -185,9 +187,30 @@ def stop_on_signal(signum: int, frame: FrameType | None) -> None:
     The flag keeps a stop a stop where code between the signal and the worker swallows the
     ``KeyboardInterrupt`` or turns it into another error (Optuna's journal-file lock raises
     ``RuntimeError`` when the signal lands while it acquires; training frameworks catch it).
+    A second signal while the first is handled is ignored, so that it cannot cut short the
+    bookkeeping that queues the interrupted trial's point again.
     """
+    if _STOPPING.is_set():
+        return
     _STOPPING.set()
     raise KeyboardInterrupt
+
+
+def install_stop_handlers() -> dict[int, Any]:
+    """Install ``stop_on_signal`` for SIGTERM and SIGINT; returns the handlers it replaced.
+
+    A fresh stop flag is taken only where no stop handler was installed yet (an enclosing
+    caller's stop stays recorded).
+    """
+    if signal.getsignal(signal.SIGTERM) is not stop_on_signal:
+        _STOPPING.clear()
+    return {sig: signal.signal(sig, stop_on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+
+def restore_handlers(previous: dict[int, Any]) -> None:
+    """Put back the handlers ``install_stop_handlers`` replaced."""
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def _raise_if_stopping() -> None:
@@ -253,6 +276,21 @@ def _stop_if_systematic(study: optuna.Study, failures: list[str]) -> None:
     )
 
 
+def _next_trial(study: optuna.Study, lock: BudgetLock, budget: int) -> optuna.Trial | None:
+    """Count, then ask and claim a trial, atomically across workers; None at the budget."""
+    with lock.hold():
+        reap_dead_trials(study)
+        if budget_used(study.get_trials(deepcopy=False)) >= budget:
+            return None
+        with warnings.catch_warnings():
+            # Optuna warns that heartbeats are meant for Study.optimize; the worker runs
+            # Optuna's heartbeat thread itself around every trial (``_run_one``).
+            warnings.filterwarnings("ignore", message="Heartbeat of storage")
+            trial = study.ask()
+        claim(study, trial)
+    return trial
+
+
 def worker_loop(
     ctx: TrialContext,
     study: optuna.Study,
@@ -268,23 +306,20 @@ def worker_loop(
         KeyboardInterrupt: SIGTERM or SIGINT stopped the worker (its running trial was failed
             as interrupted and its point queued again).
     """
-    _STOPPING.clear()
-    previous = {sig: signal.signal(sig, stop_on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = install_stop_handlers()
     ran = 0
     failures: list[str] = []
     try:
         while deadline is None or time.time() < deadline:
             _raise_if_stopping()
-            with lock.hold():
-                reap_dead_trials(study)
-                if budget_used(study.get_trials(deepcopy=False)) >= budget:
-                    break
-                with warnings.catch_warnings():
-                    # Optuna warns that heartbeats are meant for Study.optimize; the worker
-                    # runs Optuna's heartbeat thread itself around every trial (``_run_one``).
-                    warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                    trial = study.ask()
-                claim(study, trial)
+            try:
+                trial = _next_trial(study, lock, budget)
+            except Exception as error:  # the journal lock turns an interrupt into RuntimeError
+                if _STOPPING.is_set():
+                    raise KeyboardInterrupt from error
+                raise
+            if trial is None:
+                break
             event = _run_one(ctx, study, trial)
             ran += 1
             if on_event is not None:
@@ -293,7 +328,6 @@ def worker_loop(
             _stop_if_systematic(study, failures)
         _raise_if_stopping()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        restore_handlers(previous)
         ctx.gate.close()
     return ran

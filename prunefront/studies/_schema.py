@@ -17,6 +17,7 @@ __all__ = [
     "STUDY_METRIC",
     "STUDY_OBJECTIVES",
     "STUDY_SEARCH_COST",
+    "STUDY_WIDTHS",
     "TRIAL_KEYS",
 ]
 
@@ -24,6 +25,7 @@ __all__ = [
 STUDY_FORMAT_VERSION = "prunefront_format"  # int: the search format (search._study.SEARCH_FORMAT)
 STUDY_CONFIG = "prunefront_config"  # dict: RunConfig.to_dict() of the run that created the study
 STUDY_OBJECTIVES = "objectives"  # list[str]: e.g. ["metric", "latency_ms", "energy_mj"]
+STUDY_WIDTHS = "widths"  # list[float]: the ascending widths that ``width_index`` counts
 STUDY_METRIC = "metric"  # dict: {"name": "accuracy", "direction": "maximize"}
 STUDY_DEVICE = "device"  # dict: the target's description (describe_device / agent info)
 STUDY_SEARCH_COST = (

@@ -58,9 +58,11 @@ def _write(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
             temporary = Path(handle.name)
             np.savez(handle, **arrays)  # type: ignore[arg-type]
         os.replace(temporary, path)
+        temporary = None
     except OSError:
-        # A read-only or full cache folder only costs the next process a regeneration.
-        if temporary is not None:
+        pass  # a read-only or full cache folder only costs the next process a regeneration
+    finally:
+        if temporary is not None:  # interrupted or failed: leave no partial file behind
             temporary.unlink(missing_ok=True)
 
 

@@ -44,6 +44,7 @@ def _num_train(num_samples: int) -> int:
 
 
 _ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+_MAKE_VERSION = 1  # bump when ``_make`` changes what it returns: cached arrays are keyed by it
 
 
 def _make(num_samples: int, seed: int) -> dict[str, np.ndarray]:

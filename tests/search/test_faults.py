@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 
 from prunefront.config import load_config
 from prunefront.search import TrialEvent, plan_search, run_search
+from prunefront.search import _worker as search_worker
 from prunefront.search._storage import open_storage, resolve_storage
 from prunefront.search._trials import OWNER_KEY
 
@@ -196,6 +197,42 @@ def test_a_sigterm_that_library_code_turns_into_an_error_still_stops_the_search(
     assert "interrupted" in trials[0].user_attrs["fail_reason"]  # not "RuntimeError: ..."
     assert [t.state for t in trials[1:]] == [TrialState.WAITING] * (len(trials) - 1)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are put back
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_sigterm_turned_into_an_error_between_trials_still_stops_the_search(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    reap = search_worker.reap_dead_trials
+
+    def reap_then_signal(study: optuna.Study) -> list[int]:
+        calls.append(1)
+        if len(calls) == 2:  # while the next trial is being asked for, under the journal lock
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            except BaseException:
+                raise RuntimeError("Error: did not possess lock") from None
+        return reap(study)
+
+    monkeypatch.setattr(search_worker, "reap_dead_trials", reap_then_signal)
+    config_path = write_config(trials=3)
+    with pytest.raises(KeyboardInterrupt):  # not the RuntimeError: the CLI says how to resume
+        run_search(plan_search(load_config(config_path)), say=lambda line: None)
+    states = [t.state for t in _open_study(config_path).get_trials(deepcopy=False)]
+    assert states[0] == TrialState.COMPLETE and TrialState.RUNNING not in states
+
+
+def test_a_second_signal_while_the_first_is_handled_is_ignored() -> None:
+    previous = search_worker.install_stop_handlers()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            search_worker.stop_on_signal(signal.SIGTERM, None)
+        # the bookkeeping that re-queues the interrupted trial is not cut short
+        assert search_worker.stop_on_signal(signal.SIGINT, None) is None
+    finally:
+        search_worker.restore_handlers(previous)
 
 
 def test_sigterm_to_the_parent_of_two_workers_stops_both_and_resume_finishes(

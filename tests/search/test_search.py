@@ -145,7 +145,8 @@ def test_a_candidate_over_budget_in_real_bytes_fails_with_the_figures_and_stays_
     reason = study.trials[0].user_attrs["fail_reason"]
     assert reason.startswith("over budget: the trained model takes ")
     assert "the budget is 6000 B (predicted 1 B before training)" in reason
-    assert not study.best_trials
+    assert int(reason.split(" takes ")[1].split(" B")[0]) > 6000  # the real bytes, measured
+    assert study.trials[0].constraints == {"footprint": 1 - 6000}  # feasible as predicted
 
 
 def test_resuming_a_study_of_another_search_format_is_refused(
@@ -154,6 +155,16 @@ def test_resuming_a_study_of_another_search_format_is_refused(
     study = run(write_config(trials=1))
     study.set_user_attr("prunefront_format", 1)  # as written before width became an index
     with pytest.raises(PrunefrontError, match=r"study format 1 .* new search\.study_name"):
+        run(write_config(trials=2))
+
+
+def test_resuming_when_the_budget_fits_other_widths_is_refused(
+    write_config: Callable[..., Path],
+) -> None:
+    study = run(write_config(trials=1))
+    assert study.user_attrs["widths"] == [0.25, 0.5, 1.0]
+    study.set_user_attr("widths", [0.5, 1.0])  # as if the footprint model had dropped 0.25
+    with pytest.raises(PrunefrontError, match=r"width_index would mean other widths"):
         run(write_config(trials=2))
 
 
