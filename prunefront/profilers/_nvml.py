@@ -241,7 +241,8 @@ class NvmlCounterMeter:
         if total_mj <= 0 or window_s <= 0:
             reason = (
                 f"the energy counter did not advance over {window_s:.3f} s "
-                f"({updates} updates): the window is too short to measure"
+                f"({updates} updates): the window is too short to measure, or the sensor "
+                "stopped updating"
             )
             return [
                 Measurement.unavailable(

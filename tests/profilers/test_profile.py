@@ -74,7 +74,12 @@ def test_an_injected_meter_is_used_for_energy() -> None:
             clock.advance(0.01)
             return self.inner(x)
 
-    settings = ProfileSettings(latency=FAST.latency)
+    # Every forward pass moves the fake clock, so the latency phase must make a bounded number
+    # of them: one call per sample and a sample cap. Left to real time (FAST.latency), a loaded
+    # machine that never settles ran thousands of passes, carried the fake clock past the end of
+    # the 60 s trace, and the energy counter read as frozen.
+    bounded = LatencySettings(min_time_s=0.0, max_time_s=5.0, min_sample_ms=0.0, max_repeats=40)
+    settings = ProfileSettings(latency=bounded)
     result = profile_candidate(
         Ticking(),
         (torch.randn(4, 32),),
@@ -86,6 +91,7 @@ def test_an_injected_meter_is_used_for_energy() -> None:
     assert result.energy.energy_mj.method == "nvml_energy_counter"
     assert result.energy.energy_mj.value == pytest.approx(1000.0, rel=0.02)
     assert result.to_dict()["energy_mj"]["per_sample_mj"] == pytest.approx(250.0, rel=0.02)
+    assert clock.now() < 60.0, "the profile outran the replayed trace"
 
 
 def test_threads_are_restored_after_a_profile() -> None:
