@@ -5,6 +5,7 @@ This is the unit of work that the CLI's ``train`` command, the demo and every se
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -101,7 +102,8 @@ class TrainResult:
     ``train_seconds`` is the wall time training actually took: on a warm-start ``"hit"`` the
     steps after the shared snapshot, reading it, and any wait for another worker that was
     computing it. ``warm_start`` is ``"hit"`` (resumed from a snapshot), ``"miss"`` (trained from
-    scratch and saved the snapshot) or ``"off"``.
+    scratch and saved the snapshot) or ``"off"``. ``fit_note`` says how far the last pruning
+    update went past ``sparsity_target`` to hold ``max_bytes`` (empty when it did not need to).
     """
 
     task: str
@@ -121,6 +123,7 @@ class TrainResult:
     seed: int
     layers: list[LayerSparsity] = field(default_factory=list)
     warm_start: str = "off"
+    fit_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``prunefront train --json`` document."""
@@ -143,6 +146,7 @@ class TrainResult:
             "train_seconds": self.train_seconds,
             "seed": self.seed,
             "layers": [layer.to_dict() for layer in self.layers],
+            "fit_note": self.fit_note,
         }
 
 
@@ -217,6 +221,7 @@ def train_candidate(
     settings: PruningSettings | None = None,
     step_hook: StepHook | None = None,
     warm_start: WarmStart | None = None,
+    max_bytes: int | None = None,
 ) -> tuple[nn.Module, TrainResult]:
     """Build ``candidate``, train it with the gradual pruner, evaluate and size it.
 
@@ -233,6 +238,14 @@ def train_candidate(
             supports it (``supports_warm_start``) and pruning does not begin at step 0; the
             result is bit-identical either way, and the steps skipped on a hit see no
             ``step_hook``.
+        max_bytes: A cap on the real footprint. Where a format's size depends on where the zeros
+            fall (relative indexing's fillers, which clustered zeros multiply), the trained
+            weights can take more bytes than the analytic model predicts for the target
+            sparsity; the last pruning update then prunes a few more of the smallest weights
+            (about 10 % more than the overshoot needs) so that the real bytes fit the cap, before
+            the remaining fine-tuning steps (said in
+            ``TrainResult.fit_note``). Positions do not matter to the other formats, so they
+            never need it.
 
     Returns:
         The trained (stripped, ordinary) model on the CPU and its ``TrainResult``.
@@ -242,6 +255,7 @@ def train_candidate(
     model = task.build(candidate.width)
     on_step: Callable[[int], None] = _noop
     pruner: GradualPruner | None = None
+    fit: _BytesFit | None = None
     if candidate.sparsity > 0:
         schedule = default_schedule(
             task.total_steps(),
@@ -258,6 +272,9 @@ def train_candidate(
             scope=settings.scope,
         )
         on_step = pruner.on_step
+        if max_bytes is not None:
+            fit = _BytesFit(pruner, max_bytes, settings)
+            on_step = fit.wrap(on_step)
     if step_hook is not None:
         on_step = _chain(on_step, step_hook, model)
     key = WarmKey(
@@ -301,8 +318,72 @@ def train_candidate(
         seed=seed,
         layers=layers,
         warm_start=warm,
+        fit_note=fit.note if fit is not None else "",
     )
     return model, result
+
+
+_FIT_ROUNDS = 12
+"""At most this many growing mask updates to fit ``max_bytes`` (each aims 10 % past the gap)."""
+
+_FIT_MAX_SPARSITY = 0.999
+
+
+class _BytesFit:
+    """At the schedule's last pruning update, prune a little further until the real bytes fit."""
+
+    def __init__(self, pruner: GradualPruner, max_bytes: int, settings: PruningSettings) -> None:
+        self.pruner = pruner
+        self.max_bytes = int(max_bytes)
+        self.settings = settings
+        self.note = ""
+
+    def wrap(self, on_step: Callable[[int], None]) -> Callable[[int], None]:
+        """``on_step`` followed by the fit on the last pruning step."""
+        end_step = self.pruner.schedule.end_step
+
+        def fitted(step: int) -> None:
+            on_step(step)
+            if step == end_step:
+                self.fit(step)
+
+        return fitted
+
+    def _bytes(self) -> tuple[int, int]:
+        report = model_footprint(
+            self.pruner.model,
+            sparsity=None,
+            pattern=self.pruner.pattern,
+            fmt=self.settings.storage_format,
+            dtype=self.settings.dtype,
+            exclude=self.settings.exclude,
+        )
+        return report.footprint_bytes, report.params_nonzero
+
+    @torch.no_grad()
+    def fit(self, step: int) -> None:
+        """Grow the masks (smallest magnitudes first) until the real bytes fit the cap."""
+        first, nonzero = self._bytes()
+        if first <= self.max_bytes:
+            return
+        numel = sum(t.param.numel() for t in self.pruner.targets)
+        start = self.pruner.current_sparsity
+        now = first
+        for _ in range(_FIT_ROUNDS):
+            per_weight = now / max(nonzero, 1)
+            extra = math.ceil((now - self.max_bytes) / per_weight * 1.1) + 1
+            target = min(self.pruner.current_sparsity + extra / numel, _FIT_MAX_SPARSITY)
+            self.pruner.update_masks(target)
+            before = now
+            now, nonzero = self._bytes()
+            if now <= self.max_bytes or now >= before or target >= _FIT_MAX_SPARSITY:
+                break
+        fitted = "fits" if now <= self.max_bytes else "still does not fit"
+        self.note = (
+            f"at step {step} the real {self.settings.storage_format} footprint was {first} B, "
+            f"over the {self.max_bytes} B cap: pruned from {start:.4f} to "
+            f"{self.pruner.current_sparsity:.4f}, now {now} B ({fitted})"
+        )
 
 
 def _train(

@@ -206,9 +206,22 @@ def train(
     save: Annotated[
         Path | None, typer.Option("--save", help="Write the sparse weights to this file.")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="Storage format for --save.")] = "auto",
+    fmt: Annotated[
+        str, typer.Option("--format", help="Storage format of the footprint and --save.")
+    ] = "auto",
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="Value dtype of the footprint and --save.")
+    ] = "float32",
     device: Annotated[str, typer.Option("--device", help="cpu or cuda[:N].")] = "cpu",
     exclude: ExcludeOpt = None,
+    max_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-bytes",
+            help="Cap on the real footprint in --format: where the trained zeros take more "
+            "bytes than predicted, the last pruning update prunes a little further.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train one candidate with gradual pruning, evaluate it and report its footprint."""
@@ -216,13 +229,15 @@ def train(
     from prunefront.pruning import save_sparse
     from prunefront.tasks import resolve_task
 
+    if max_bytes is not None and max_bytes <= 0:
+        raise PrunefrontError(f"--max-bytes = {max_bytes}: must be a positive number of bytes")
     candidate = Candidate(width=width, sparsity=sparsity, pattern=pattern)
-    settings = PruningSettings(exclude=tuple(exclude or ()), storage_format=fmt)
+    settings = PruningSettings(exclude=tuple(exclude or ()), storage_format=fmt, dtype=dtype)
     if save is not None:
         _check_writable(save)
     the_task = resolve_task(task)
     model, result = train_candidate(
-        the_task, candidate, seed=seed, device=device, settings=settings
+        the_task, candidate, seed=seed, device=device, settings=settings, max_bytes=max_bytes
     )
     document = result.to_dict()
     if save is not None:
@@ -240,6 +255,7 @@ def train(
                 save,
                 model,
                 fmt=fmt,
+                dtype=dtype,
                 metadata=metadata,
                 exclude=settings.exclude,
                 pattern=candidate.pattern,
@@ -266,6 +282,8 @@ def _print_train_result(doc: dict) -> None:
         (f"{metric['name']} ({metric['direction']})", metric["value"]),
         ("train seconds", doc["train_seconds"]),
     ]
+    if doc.get("fit_note"):
+        rows.append(("fitted to --max-bytes", doc["fit_note"]))
     if "saved" in doc:
         rows.append(("saved", f"{doc['saved']['path']} ({doc['saved']['bytes']} B)"))
     print_table("trained candidate", ["", "value"], rows)

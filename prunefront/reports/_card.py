@@ -49,7 +49,12 @@ def _exclude(meta: StudyMeta) -> list[str]:
 
 
 def reproduce_command(row: pd.Series, meta: StudyMeta) -> str:
-    """``prunefront train --task ... --width ... --sparsity ... --pattern ... --seed ...``."""
+    """``prunefront train --task ... --width ... --sparsity ... --pattern ... --seed ...``.
+
+    A trial that training pruned past its target to fit the budget's real bytes adds the
+    budget's ``--format`` and ``--dtype`` and the ``--max-bytes`` cap, so the command rebuilds
+    the same weights.
+    """
     sparsity = _value(row, "sparsity_target")
     if sparsity is None:
         sparsity = _value(row, "sparsity") or 0.0
@@ -70,6 +75,13 @@ def reproduce_command(row: pd.Series, meta: StudyMeta) -> str:
     ]
     for pattern in _exclude(meta):
         parts += ["--exclude", pattern]
+    cap = _value(row, "max_bytes")
+    if _value(row, "fit_note") and cap is not None:
+        # Training pruned past the target to fit real bytes: the same cap, in the same format.
+        budget = meta.config.get("budget", {})
+        budget = budget if isinstance(budget, dict) else {}
+        parts += ["--format", str(budget.get("format", "auto"))]
+        parts += ["--dtype", str(budget.get("dtype", "float32")), "--max-bytes", str(int(cap))]
     return shlex.join(parts)
 
 
@@ -187,6 +199,8 @@ def deployment_card(
         )
     }
     configuration["exclude"] = _exclude(meta)
+    if _value(row, "fit_note"):
+        configuration["fit_note"] = _value(row, "fit_note")
     return {
         "prunefront_card": CARD_VERSION,
         "study": meta.study_name,

@@ -145,6 +145,8 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
         "versions": json.dumps(ctx.versions),
     }.items():
         trial.set_user_attr(key, value)
+    cap = _byte_cap(ctx, trial)
+    trial.set_user_attr("max_bytes", cap)
     torch.set_num_threads(ctx.train_threads)
     model, result = train_candidate(
         ctx.task,
@@ -154,13 +156,14 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
         settings=_settings(ctx.config),
         step_hook=_hooks(ctx, trial, sparsity, predicted),
         warm_start=ctx.warm_start,
+        max_bytes=cap,
     )
     _store_training(trial, result, ctx)
     if not math.isfinite(result.metric_value):
         raise TrialFailed(f"{result.metric_name} is {result.metric_value} (training diverged)")
     if result.footprint_bytes > ctx.space.budget_bytes:
-        # The analytic footprint can miss the real one where a format's size depends on where
-        # the zeros fall (relative indexing's fillers): the budget holds for the real bytes.
+        # Training prunes a little further where the real bytes exceed the analytic prediction
+        # (``max_bytes``); this is left only where even that could not make it fit.
         raise TrialFailed(
             f"over budget: the trained model takes {result.footprint_bytes} B "
             f"({result.footprint_format}), the budget is {ctx.space.budget_bytes} B "
@@ -196,6 +199,14 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
     return [objective_value(values, name) for name in ctx.objectives]
 
 
+def _byte_cap(ctx: TrialContext, trial: optuna.Trial) -> int:
+    """The real bytes this trial's model must fit: the budget, or a seeded pair's level."""
+    level = trial.user_attrs.get("iso_level_bytes")
+    if isinstance(level, int) and level > 0:
+        return min(level, ctx.space.budget_bytes)
+    return ctx.space.budget_bytes
+
+
 def _store_training(trial: optuna.Trial, result: Any, ctx: TrialContext) -> None:
     for key in (
         "sparsity_actual",
@@ -209,6 +220,8 @@ def _store_training(trial: optuna.Trial, result: Any, ctx: TrialContext) -> None
         "warm_start",
     ):
         trial.set_user_attr(key, getattr(result, key))
+    if result.fit_note:
+        trial.set_user_attr("fit_note", result.fit_note)
     value = result.metric_value
     trial.set_user_attr("metric_value", value if math.isfinite(value) else None)
 

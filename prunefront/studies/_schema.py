@@ -43,6 +43,9 @@ TRIAL_KEYS: dict[str, str] = {
     "footprint_bytes": "int, exact bytes in the budget's format (what the budget constrains)",
     "footprint_predicted_bytes": "int, analytic footprint known before training",
     "footprint_format": "str",
+    "max_bytes": "int, the real bytes training had to fit: the budget, or a seeded pair's level",
+    "fit_note": "str, present when training pruned past sparsity_target so the real bytes fit "
+    "the budget (or a seeded pair's level): from, to, and the bytes before and after",
     "footprint_bytes_by_format": "JSON dict format -> bytes",
     "budget_bytes": "int",
     "seeded": "str, 'small-dense' or 'large-sparse' for the iso-footprint pairs (absent otherwise)",

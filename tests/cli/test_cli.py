@@ -108,6 +108,19 @@ def test_train_json_and_save_round_trip(tmp_path: Path, capsys: pytest.CaptureFi
     assert path.stat().st_size <= doc["footprint_bytes"] * 1.10
 
 
+def test_train_max_bytes_holds_the_real_footprint(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["train", "--task", "tiny", "--sparsity", "0.8", "--format", "relidx4"]
+    free = run_json(args, capsys)
+    assert free["fit_note"] == ""
+    cap = int(free["footprint_bytes"] * 0.99)
+    capped = run_json([*args, "--max-bytes", str(cap)], capsys)
+    assert capped["footprint_bytes"] <= cap < free["footprint_bytes"]
+    assert capped["sparsity_actual"] > free["sparsity_actual"]
+    assert f"over the {cap} B cap" in capped["fit_note"]
+    code, out, _ = run([*args, "--max-bytes", str(cap)], capsys)
+    assert code == 0 and "fitted to --max-bytes" in out
+
+
 def test_two_four_pattern_is_trained_as_two_four(capsys: pytest.CaptureFixture[str]) -> None:
     doc = run_json(
         ["train", "--task", "tiny", "--width", "0.5", "--sparsity", "0.5", "--pattern", "2:4"],
@@ -126,6 +139,8 @@ def test_two_four_pattern_is_trained_as_two_four(capsys: pytest.CaptureFixture[s
         (["train", "--task", "tiny", "--sparsity", "1.0"], "sparsity"),
         (["train", "--task", "tiny", "--sparsity", "0.5", "--pattern", "3:2"], "3:2"),
         (["train", "--task", "tiny", "--format", "zip"], "zip"),
+        (["train", "--task", "tiny", "--dtype", "float64"], "float64"),
+        (["train", "--task", "tiny", "--sparsity", "0.5", "--max-bytes", "0"], "--max-bytes"),
         (["footprint", "--task", "tiny", "--dtype", "float64"], "float64"),
         (["footprint", "--task", "tiny", "--budget", "-5"], "budget"),
         (

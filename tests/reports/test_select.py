@@ -160,3 +160,32 @@ def test_card_has_configuration_measurements_with_kinds_and_reproduce_command(
     assert text == card_markdown(card) and card["reproduce"] in text
     assert "| latency_ms | 2 | ms | measured | perf_counter |" in text
     assert sorted(p.name for p in written) == ["deployment.json", "deployment.md"]
+
+
+def test_reproduce_command_carries_the_byte_cap_of_a_fitted_trial() -> None:
+    import pandas as pd
+
+    from prunefront.reports import reproduce_command
+    from prunefront.reports._frame import StudyMeta
+
+    meta = StudyMeta(
+        study_name="s",
+        objectives=("metric",),
+        directions=("maximize",),
+        config={"task": {"ref": "tiny"}, "budget": {"format": "relidx4", "dtype": "float16"}},
+    )
+    row = pd.Series(
+        {
+            "width": 1.0,
+            "sparsity_target": 0.8,
+            "pattern": "unstructured",
+            "seed": 0,
+            "max_bytes": 4914.0,
+            "fit_note": "at step 60 the real relidx4 footprint was 5514 B, over the 4914 B cap",
+        }
+    )
+    assert reproduce_command(row, meta) == (
+        "prunefront train --task tiny --width 1 --sparsity 0.8 --pattern unstructured --seed 0 "
+        "--format relidx4 --dtype float16 --max-bytes 4914"
+    )
+    assert "--max-bytes" not in reproduce_command(row.drop("fit_note"), meta)

@@ -28,6 +28,7 @@ def config_text(
     widths: str = "[0.25, 0.5, 1.0]",
     budget: int = 6000,
     options: str = "{ epochs = 2 }",
+    fmt: str = "auto",
 ) -> str:
     storage_line = f'storage = "{storage}"' if storage else ""
     options_line = f"options = {options}" if task == "tiny" and options else ""
@@ -43,6 +44,7 @@ iso_levels = 2
 
 [budget]
 bytes = {budget}
+format = "{fmt}"
 {FAST_TARGET}
 [search]
 trials = {trials}

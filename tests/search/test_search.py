@@ -80,6 +80,24 @@ def test_seeded_iso_footprint_pairs_run_first_and_match_in_bytes(
         assert large.user_attrs["width"] > small.user_attrs["width"]
         assert large.user_attrs["footprint_predicted_bytes"] <= level
         assert small.user_attrs["footprint_predicted_bytes"] == level
+        assert large.user_attrs["footprint_bytes"] <= level  # the real bytes, after training
+        assert small.user_attrs["footprint_bytes"] == level
+
+
+def test_relidx_candidates_hold_the_budget_and_their_levels_in_real_bytes(
+    write_config: Callable[..., Path],
+) -> None:
+    """Relative indexing's real size depends on where the zeros fall; the search holds anyway."""
+    study = run(write_config(trials=6, fmt="relidx4"))
+    done = completed(study)
+    assert len(done) == 6, [t.user_attrs.get("fail_reason") for t in study.trials]
+    for trial in done:
+        attrs = trial.user_attrs
+        assert attrs["footprint_bytes"] <= attrs["budget_bytes"]
+        if attrs.get("seeded") == "large-sparse":
+            assert attrs["footprint_bytes"] <= attrs["iso_level_bytes"]
+        if "fit_note" in attrs:
+            assert attrs["sparsity_actual"] > attrs["sparsity_target"]
 
 
 def test_every_trial_saves_weights_that_reload_with_their_zeros(
