@@ -242,10 +242,9 @@ def train_candidate(
             fall (relative indexing's fillers, which clustered zeros multiply), the trained
             weights can take more bytes than the analytic model predicts for the target
             sparsity; the last pruning update then prunes a few more of the smallest weights
-            (about 10 % more than the overshoot needs) so that the real bytes fit the cap, before
-            the remaining fine-tuning steps (said in
-            ``TrainResult.fit_note``). Positions do not matter to the other formats, so they
-            never need it.
+            (about 10 % more than the overshoot needs) so that the real bytes fit the cap,
+            before the remaining fine-tuning steps (said in ``TrainResult.fit_note``).
+            Positions do not matter to the other formats, so they never need it.
 
     Returns:
         The trained (stripped, ordinary) model on the CPU and its ``TrainResult``.
