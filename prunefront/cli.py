@@ -371,6 +371,11 @@ def status(
             for f in summary.front
         ],
     )
+    if summary.duplicates:
+        typer.echo(
+            f"{summary.duplicates} COMPLETE trial(s) drew a candidate already trained and took "
+            "its results (user attribute duplicate_of)"
+        )
     if summary.last_error:
         stderr_console.print(
             f"last error: trial {summary.last_error['number']}: {summary.last_error['reason']}",

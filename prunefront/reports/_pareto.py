@@ -8,7 +8,7 @@ they are missing from the front.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,13 +45,23 @@ def pareto_mask(points: np.ndarray, directions: Sequence[str]) -> np.ndarray:
 
 
 def candidate_rows(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Feasible COMPLETE trials with a finite value in every one of ``columns``."""
+    """Feasible COMPLETE trials with a finite value in every one of ``columns``.
+
+    A trial that took an earlier trial's results (``duplicate_of``) is left out: its point is
+    the earlier trial's.
+    """
     if frame.empty or any(c not in frame for c in columns):
         return frame.iloc[0:0]
-    ok = (frame["state"] == "COMPLETE") & frame["feasible"].astype(bool)
+    ok = (frame["state"] == "COMPLETE") & frame["feasible"].astype(bool) & ~_duplicates(frame)
     for column in columns:
         ok &= np.isfinite(pd.to_numeric(frame[column], errors="coerce").astype(float))
     return frame[ok]
+
+
+def _duplicates(frame: pd.DataFrame) -> pd.Series:
+    if "duplicate_of" not in frame:
+        return pd.Series(False, index=frame.index)
+    return frame["duplicate_of"].notna()
 
 
 def _front_numbers(
@@ -75,6 +85,8 @@ class ParetoInfo:
         front: Numbers of the trials on the front, best first in the first objective.
         infeasible: COMPLETE trials that violate a constraint (e.g. over the byte budget).
         not_complete: Trial numbers per state other than COMPLETE (FAIL, PRUNED, RUNNING, ...).
+        duplicates: COMPLETE trials that took the results of an earlier trial of the same
+            candidate, by number, with the number they repeat.
         pairwise: For each x axis in ``PAIRWISE_AXES`` with data, the front of the task metric
             against it (numbers, best metric first).
     """
@@ -86,6 +98,7 @@ class ParetoInfo:
     infeasible: tuple[int, ...]
     not_complete: dict[str, tuple[int, ...]]
     pairwise: dict[str, tuple[int, ...]]
+    duplicates: dict[int, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
@@ -97,6 +110,7 @@ class ParetoInfo:
             "infeasible": list(self.infeasible),
             "not_complete": {k: list(v) for k, v in self.not_complete.items()},
             "pairwise": {k: list(v) for k, v in self.pairwise.items()},
+            "duplicates": {str(k): v for k, v in self.duplicates.items()},
         }
 
 
@@ -133,4 +147,11 @@ def pareto_info(frame: pd.DataFrame, meta: StudyMeta) -> ParetoInfo:
         infeasible=tuple(int(n) for n in infeasible["number"]),
         not_complete=not_complete,
         pairwise=pairwise,
+        duplicates={
+            int(n): int(d)
+            for n, d in zip(frame["number"], frame["duplicate_of"], strict=True)
+            if pd.notna(d)
+        }
+        if len(frame) and "duplicate_of" in frame
+        else {},
     )

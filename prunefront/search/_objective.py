@@ -19,6 +19,7 @@ from typing import Any
 
 import optuna
 import torch
+from optuna.trial import TrialState
 from torch import nn
 
 from prunefront.candidate import Candidate, PruningSettings, StepHook, WarmStart, train_candidate
@@ -26,6 +27,12 @@ from prunefront.config import RunConfig
 from prunefront.pruning import default_schedule, save_sparse
 from prunefront.search._early import early_stop_hook
 from prunefront.search._gate import ProfileGate
+from prunefront.search._trials import (
+    DUPLICATE_KEY,
+    FREE_DUPLICATE_KEY,
+    free_duplicates,
+    same_candidate,
+)
 from prunefront.spaces._search_space import SearchSpace
 from prunefront.tasks import Task
 
@@ -147,6 +154,12 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
         trial.set_user_attr(key, value)
     cap = _byte_cap(ctx, trial)
     trial.set_user_attr("max_bytes", cap)
+    done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    earlier = same_candidate(
+        done, width=width, pattern=pattern, sparsity=sparsity, seed=seed, max_bytes=cap
+    )
+    if earlier is not None:
+        return _take_results(ctx, trial, earlier)
     torch.set_num_threads(ctx.train_threads)
     model, result = train_candidate(
         ctx.task,
@@ -197,6 +210,28 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
     trial.set_user_attr("profile_seconds", time.perf_counter() - started)
     values = _store_profile(trial, profile, result.metric_value, result.footprint_bytes)
     return [objective_value(values, name) for name in ctx.objectives]
+
+
+_NOT_COPIED = frozenset(
+    {"seeded", "iso_level_bytes", "retry_of", "retry_count", "host", "pid", "versions"}
+)
+"""What a duplicate does not take from the trial it repeats: its own identity and provenance."""
+
+
+def _take_results(
+    ctx: TrialContext, trial: optuna.Trial, earlier: optuna.trial.FrozenTrial
+) -> list[float]:
+    """Give ``trial`` the results of ``earlier``, which trained the very same candidate."""
+    for key, value in earlier.user_attrs.items():
+        if key not in _NOT_COPIED and key not in trial.user_attrs:
+            trial.set_user_attr(key, value)
+    trial.set_user_attr(DUPLICATE_KEY, earlier.number)
+    trial.set_user_attr("train_seconds", 0.0)
+    trial.set_user_attr("profile_seconds", 0.0)
+    if free_duplicates(trial.study.get_trials(deepcopy=False)) < ctx.config.search.trials:
+        trial.set_user_attr(FREE_DUPLICATE_KEY, True)
+    assert earlier.values is not None  # same_candidate returns COMPLETE trials with values
+    return list(earlier.values)
 
 
 def _byte_cap(ctx: TrialContext, trial: optuna.Trial) -> int:

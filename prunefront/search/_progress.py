@@ -18,7 +18,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from prunefront.search._storage import StorageSpec, open_storage
-from prunefront.search._trials import budget_used
+from prunefront.search._trials import DUPLICATE_KEY, FREE_DUPLICATE_KEY, budget_used
 from prunefront.search._worker import TrialEvent, trial_event
 
 __all__ = ["Progress", "StudyWatcher", "progress"]
@@ -47,6 +47,11 @@ class Progress:
         )
 
 
+def front_size(study: optuna.Study) -> int:
+    """Trials on the study's front, a duplicate not counted beside the trial it repeats."""
+    return sum(1 for t in study.best_trials if DUPLICATE_KEY not in t.user_attrs)
+
+
 def progress(study: optuna.Study, budget: int, started: float, done_at_start: int) -> Progress:
     """The progress of ``study``; the remaining time extrapolates this run's own pace."""
     trials = study.get_trials(deepcopy=False)
@@ -71,7 +76,7 @@ def progress(study: optuna.Study, budget: int, started: float, done_at_start: in
         ),
         pruned=by_state[TrialState.PRUNED],
         running=by_state[TrialState.RUNNING],
-        front_size=len(study.best_trials) if feasible else 0,
+        front_size=front_size(study) if feasible else 0,
         elapsed_s=elapsed,
         remaining_s=remaining,
     )
@@ -85,8 +90,18 @@ def _event(trial: FrozenTrial) -> TrialEvent:
         trial.params,
         trial.user_attrs,
         values=list(trial.values) if trial.values is not None else None,
-        reason=trial.user_attrs.get("fail_reason") or trial.user_attrs.get("pruned_reason"),
+        reason=trial.user_attrs.get("fail_reason")
+        or trial.user_attrs.get("pruned_reason")
+        or _duplicate_reason(trial),
     )
+
+
+def _duplicate_reason(trial: FrozenTrial) -> str | None:
+    earlier = trial.user_attrs.get(DUPLICATE_KEY)
+    if earlier is None:
+        return None
+    free = "" if trial.user_attrs.get(FREE_DUPLICATE_KEY) else ", counted against the budget"
+    return f"the candidate of trial {earlier}: its results, not trained again{free}"
 
 
 _ENDED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)

@@ -8,7 +8,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from prunefront.search._trials import budget_used
+from prunefront.search._trials import DUPLICATE_KEY, budget_used
 from prunefront.studies._schema import STUDY_OBJECTIVES
 
 __all__ = ["StudyStatus", "study_status"]
@@ -16,7 +16,11 @@ __all__ = ["StudyStatus", "study_status"]
 
 @dataclass(frozen=True, kw_only=True)
 class StudyStatus:
-    """Counts per state, the current front and the last error of a study."""
+    """Counts per state, the current front and the last error of a study.
+
+    ``duplicates`` counts the COMPLETE trials that took an earlier trial's results because the
+    sampler drew a candidate already trained (``duplicate_of``).
+    """
 
     study: str
     objectives: list[str]
@@ -25,6 +29,7 @@ class StudyStatus:
     budget: int | None
     front: list[dict[str, Any]] = field(default_factory=list)
     last_error: dict[str, Any] | None = None
+    duplicates: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
@@ -36,6 +41,7 @@ class StudyStatus:
             "budget": self.budget,
             "front": self.front,
             "last_error": self.last_error,
+            "duplicates": self.duplicates,
         }
 
 
@@ -53,7 +59,7 @@ def study_status(study: optuna.Study) -> StudyStatus:
     ]
     front = []
     if complete:
-        best = {t.number for t in study.best_trials}
+        best = {t.number for t in study.best_trials if DUPLICATE_KEY not in t.user_attrs}
         for t in complete:
             if t.number in best:
                 front.append(
@@ -79,4 +85,5 @@ def study_status(study: optuna.Study) -> StudyStatus:
         budget=(config.get("search") or {}).get("trials"),
         front=sorted(front, key=lambda f: f["number"]),
         last_error=last_error,
+        duplicates=sum(1 for t in trials if DUPLICATE_KEY in t.user_attrs),
     )

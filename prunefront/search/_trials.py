@@ -5,6 +5,13 @@ owner process is gone (kill -9, power loss, OOM killer) is failed with that reas
 is enqueued again, at most ``MAX_RETRIES`` times; on PostgreSQL, heartbeats find dead workers on
 other machines too. The budget counts COMPLETE, PRUNED, RUNNING and FAIL trials, except failures
 that were retried, so that resuming after a crash completes exactly the trial budget.
+
+A sampler can draw a candidate that a finished trial already trained (a GP sampler likes the
+edge of the space, where every ``sparsity_u`` near 0 is the same dense model). Training is
+deterministic for a given width, pattern, sparsity and seed, so such a trial takes the earlier
+trial's results instead of training again (``duplicate_of``); the sampler still learns from it.
+Up to one budget's worth of these do not count against the budget (``duplicate_free``), so the
+search still trains as many distinct candidates as it was asked for.
 """
 
 from __future__ import annotations
@@ -20,15 +27,21 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 __all__ = [
+    "DUPLICATE_KEY",
+    "FREE_DUPLICATE_KEY",
     "MAX_RETRIES",
     "OWNER_KEY",
     "budget_used",
     "claim",
     "fail_and_retry",
+    "free_duplicates",
     "reap_dead_trials",
+    "same_candidate",
 ]
 
 OWNER_KEY = "prunefront:owner"
+DUPLICATE_KEY = "duplicate_of"
+FREE_DUPLICATE_KEY = "duplicate_free"
 MAX_RETRIES = 2
 ORPHAN_AFTER_S = 120.0
 _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
@@ -48,13 +61,52 @@ def claim(study: optuna.Study, trial: optuna.Trial) -> None:
 
 
 def budget_used(trials: Sequence[FrozenTrial]) -> int:
-    """Trials that count against the budget (retried failures do not)."""
+    """Trials that count against the budget (retried failures and free duplicates do not)."""
     retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
     return sum(
         1
         for t in trials
-        if t.state in _COUNTED or (t.state == TrialState.FAIL and t.number not in retried)
+        if not t.user_attrs.get(FREE_DUPLICATE_KEY)
+        and (t.state in _COUNTED or (t.state == TrialState.FAIL and t.number not in retried))
     )
+
+
+def free_duplicates(trials: Sequence[FrozenTrial]) -> int:
+    """How many trials took an earlier trial's results without counting against the budget."""
+    return sum(1 for t in trials if t.user_attrs.get(FREE_DUPLICATE_KEY))
+
+
+def same_candidate(
+    trials: Sequence[FrozenTrial],
+    *,
+    width: float,
+    pattern: str,
+    sparsity: float,
+    seed: int,
+    max_bytes: int,
+) -> FrozenTrial | None:
+    """The first COMPLETE, trained (not copied) trial whose training this one would repeat.
+
+    Same width, pattern, sparsity target and seed train the same weights (the study's task,
+    schedule and budget cannot change on resume), provided the byte cap acts alike: the same
+    cap, or an earlier trial that needed no fit and whose real bytes this cap also holds.
+    """
+    for trial in trials:
+        attrs = trial.user_attrs
+        if trial.state != TrialState.COMPLETE or DUPLICATE_KEY in attrs or not trial.values:
+            continue
+        if (attrs.get("width"), attrs.get("pattern"), attrs.get("sparsity_target")) != (
+            width,
+            pattern,
+            sparsity,
+        ) or attrs.get("seed") != seed:
+            continue
+        footprint = attrs.get("footprint_bytes")
+        same_cap = attrs.get("max_bytes") == max_bytes
+        cap_idle = "fit_note" not in attrs and isinstance(footprint, int) and footprint <= max_bytes
+        if same_cap or cap_idle:
+            return trial
+    return None
 
 
 def _retries(trial: FrozenTrial) -> int:

@@ -243,10 +243,71 @@ def test_grid_sampler_visits_the_grid_and_stops_at_the_budget(
         path.read_text().replace('sampler = "random"', 'sampler = "grid"\ngrid_sparsities = 3')
     )
     study = run(path)
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 6
+    assert {t.state for t in study.trials} == {TrialState.COMPLETE}
+    # A grid point that is a seeded pair's candidate (width 0.25 dense) takes its results free.
+    copies = [t for t in study.trials if "duplicate_of" in t.user_attrs]
+    assert all(study.trials[t.user_attrs["duplicate_of"]].user_attrs["seeded"] for t in copies)
+    assert len(study.trials) - len(copies) == 6
     seen = {
         (t.params["width_index"], t.params["sparsity_u"])
         for t in study.trials
         if "seeded" not in t.user_attrs
     }
     assert len(seen) == len(study.trials) - sum("seeded" in t.user_attrs for t in study.trials)
+
+
+def test_a_candidate_drawn_again_takes_the_earlier_results_without_counting(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    first = run(write_config(trials=2))
+    original = completed(first)[0]
+    for _ in range(2):  # what a sampler that likes one corner of the space does
+        first.enqueue_trial(original.params, skip_if_exists=False)
+    study = run(write_config(trials=3))
+    done = completed(study)
+    copies = [t for t in done if "duplicate_of" in t.user_attrs]
+    assert [t.user_attrs["duplicate_of"] for t in copies] == [original.number] * 2
+    for copy in copies:
+        assert copy.values == original.values
+        assert copy.user_attrs["duplicate_free"] is True
+        assert copy.user_attrs["train_seconds"] == 0.0
+        assert copy.user_attrs["artifact"] == original.user_attrs["artifact"]
+        assert "seeded" not in copy.user_attrs
+    # Three trials were trained (the budget), the copies came free on top.
+    trained = [t for t in done if "duplicate_of" not in t.user_attrs]
+    assert len(trained) == 3 and len(study.trials) == 5
+    status = study_status(study)
+    assert status.budget_used == 3 and status.duplicates == 2
+    assert not {t.number for t in copies} & {f["number"] for f in status.front}
+    from prunefront.reports import pareto_info, study_meta, trials_frame
+
+    meta = study_meta(study)
+    info = pareto_info(trials_frame(study, meta), meta)
+    assert info.duplicates == {t.number: original.number for t in copies}
+    assert not {t.number for t in copies} & set(info.candidates)
+
+
+def test_same_candidate_needs_the_same_training() -> None:
+    from optuna.trial import create_trial
+
+    from prunefront.search._trials import budget_used, same_candidate
+
+    def done(number: int, **attrs: object) -> optuna.trial.FrozenTrial:
+        base = {"width": 0.5, "pattern": "unstructured", "sparsity_target": 0.0, "seed": 0}
+        base |= {"max_bytes": 6000, "footprint_bytes": 5000}
+        trial = create_trial(values=[0.9, 1.0], user_attrs=base | attrs)
+        trial.number = number
+        return trial
+
+    key = {"width": 0.5, "pattern": "unstructured", "sparsity": 0.0, "seed": 0}
+    trials = [done(0, seed=1), done(1, duplicate_of=5), done(2)]
+    assert same_candidate(trials, **key, max_bytes=6000).number == 2  # type: ignore[union-attr]
+    # Another cap acts alike where the earlier trial needed no fit and fits it too ...
+    assert same_candidate(trials, **key, max_bytes=5000) is not None
+    assert same_candidate(trials, **key, max_bytes=4999) is None
+    # ... but not where the earlier trial was fitted to its own cap.
+    fitted = [done(3, fit_note="pruned further", max_bytes=5500)]
+    assert same_candidate(fitted, **key, max_bytes=6000) is None
+    assert same_candidate(trials, **{**key, "sparsity": 0.5}, max_bytes=6000) is None
+    free = done(4, duplicate_of=2, duplicate_free=True)
+    assert budget_used([*trials, free]) == 3
