@@ -337,8 +337,14 @@ def search(
             {**status.to_dict(), "run_dir": str(plan.run_dir), "storage": plan.storage.display}
         )
         return
+    copies = (
+        f" ({status.duplicates} drew a candidate already trained and took its results)"
+        if status.duplicates
+        else ""
+    )
     say(
-        f"done: {status.counts}; front of {len(status.front)} trials. Results in {plan.run_dir} "
+        f"done: {status.counts}{copies}; front of {len(status.front)} trials. "
+        f"Results in {plan.run_dir} "
         f"(storage {plan.storage.display}). Report: {report}"
     )
 
