@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,12 +21,17 @@ __all__ = ["ProfileGate"]
 
 
 class ProfileGate:
-    """Shared per training step, exclusive per profile, across the processes of one run folder."""
+    """Shared per training step, exclusive per profile, across the processes of one run folder.
+
+    ``waited_s`` adds up the seconds training steps spent waiting for other workers' profiles
+    (``take_waited`` reads and resets it, once per trial).
+    """
 
     def __init__(self, run_dir: Path, *, enabled: bool) -> None:
         self.enabled = enabled
         self._path = run_dir / ".profile.lock"
         self._fd: int | None = None
+        self.waited_s = 0.0
 
     def _handle(self) -> int:
         if self._fd is None:
@@ -37,8 +43,18 @@ class ProfileGate:
         if not self.enabled:
             return
         fd = self._handle()
-        fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:  # another worker is profiling: wait, and count the wait
+            started = time.perf_counter()
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            self.waited_s += time.perf_counter() - started
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def take_waited(self) -> float:
+        """Seconds waited since the last call."""
+        waited, self.waited_s = self.waited_s, 0.0
+        return waited
 
     @contextlib.contextmanager
     def profiling(self) -> Iterator[None]:

@@ -161,6 +161,7 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
     if earlier is not None:
         return _take_results(ctx, trial, earlier)
     torch.set_num_threads(ctx.train_threads)
+    ctx.gate.take_waited()
     model, result = train_candidate(
         ctx.task,
         Candidate(width=width, sparsity=sparsity, pattern=pattern),
@@ -172,6 +173,8 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
         max_bytes=cap,
     )
     _store_training(trial, result, ctx)
+    if ctx.gate.enabled:
+        trial.set_user_attr("gate_wait_seconds", ctx.gate.take_waited())
     if not math.isfinite(result.metric_value):
         raise TrialFailed(f"{result.metric_name} is {result.metric_value} (training diverged)")
     if result.footprint_bytes > ctx.space.budget_bytes:

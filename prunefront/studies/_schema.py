@@ -76,6 +76,8 @@ TRIAL_KEYS: dict[str, str] = {
     "device": "str, short description of the profiling device",
     "train_seconds": "float",
     "profile_seconds": "float",
+    "gate_wait_seconds": "float, of train_seconds spent waiting while another local worker "
+    "profiled (several workers only)",
     "seed": "int",
     "host": "str",
     "pid": "int",
