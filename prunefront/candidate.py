@@ -367,16 +367,21 @@ class _BytesFit:
             return
         numel = sum(t.param.numel() for t in self.pruner.targets)
         start = self.pruner.current_sparsity
-        now = first
+        now, boost = first, 1.0
         for _ in range(_FIT_ROUNDS):
+            if self.pruner.current_sparsity >= _FIT_MAX_SPARSITY:
+                break
             per_weight = now / max(nonzero, 1)
-            extra = math.ceil((now - self.max_bytes) / per_weight * 1.1) + 1
+            extra = math.ceil((now - self.max_bytes) / per_weight * 1.1 * boost) + 1
             target = min(self.pruner.current_sparsity + extra / numel, _FIT_MAX_SPARSITY)
             self.pruner.update_masks(target)
-            before = now
+            before_nonzero = nonzero
             now, nonzero = self._bytes()
-            if now <= self.max_bytes or now >= before or target >= _FIT_MAX_SPARSITY:
+            if now <= self.max_bytes:
                 break
+            # Per-layer rounding, whole blocks or a filler that merging gaps needs can leave a
+            # small step without effect: take larger ones until the masks really grow.
+            boost = boost * 2 if nonzero >= before_nonzero else 1.0
         fitted = "fits" if now <= self.max_bytes else "still does not fit"
         self.note = (
             f"at step {step} the real {self.settings.storage_format} footprint was {first} B, "

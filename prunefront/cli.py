@@ -239,6 +239,12 @@ def train(
     model, result = train_candidate(
         the_task, candidate, seed=seed, device=device, settings=settings, max_bytes=max_bytes
     )
+    if max_bytes is not None and result.footprint_bytes > max_bytes:
+        why = result.fit_note or "a dense candidate has no pruning to fit with (give --sparsity)"
+        raise PrunefrontError(
+            f"--max-bytes {max_bytes}: the trained model takes {result.footprint_bytes} B "
+            f"({result.footprint_format}), nothing saved: {why}"
+        )
     document = result.to_dict()
     if save is not None:
         metadata = {

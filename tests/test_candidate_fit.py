@@ -95,3 +95,14 @@ def test_structured_patterns_never_need_the_fit(pattern: str) -> None:
     )
     assert result.fit_note == ""
     assert result.footprint_bytes <= predicted
+
+
+def test_a_step_too_small_to_change_a_mask_is_followed_by_larger_ones() -> None:
+    """Block masks grow by whole blocks: a one-byte overshoot needs a whole block's step."""
+    settings = PruningSettings(storage_format="block")
+    candidate = Candidate(width=1.0, sparsity=0.75, pattern="4x4")
+    _, free = train_candidate(TinyTask(), candidate, seed=0, settings=settings)
+    cap = free.footprint_bytes - 1
+    _, capped = train_candidate(TinyTask(), candidate, seed=0, settings=settings, max_bytes=cap)
+    assert capped.footprint_bytes <= cap, capped.fit_note
+    assert "(fits)" in capped.fit_note

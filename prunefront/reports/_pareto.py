@@ -149,9 +149,9 @@ def pareto_info(frame: pd.DataFrame, meta: StudyMeta) -> ParetoInfo:
         pairwise=pairwise,
         duplicates={
             int(n): int(d)
-            for n, d in zip(frame["number"], frame["duplicate_of"], strict=True)
+            for n, d in zip(complete["number"], complete["duplicate_of"], strict=True)
             if pd.notna(d)
         }
-        if len(frame) and "duplicate_of" in frame
+        if len(complete) and "duplicate_of" in complete
         else {},
     )

@@ -147,6 +147,7 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
         "footprint_predicted_bytes": predicted,
         "budget_bytes": ctx.space.budget_bytes,
         "seed": seed,
+        "train_device": ctx.config.search.train_device,
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "versions": json.dumps(ctx.versions),
@@ -156,7 +157,13 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
     trial.set_user_attr("max_bytes", cap)
     done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     earlier = same_candidate(
-        done, width=width, pattern=pattern, sparsity=sparsity, seed=seed, max_bytes=cap
+        done,
+        width=width,
+        pattern=pattern,
+        sparsity=sparsity,
+        seed=seed,
+        max_bytes=cap,
+        train_device=ctx.config.search.train_device,
     )
     if earlier is not None:
         return _take_results(ctx, trial, earlier)
@@ -216,9 +223,21 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
 
 
 _NOT_COPIED = frozenset(
-    {"seeded", "iso_level_bytes", "retry_of", "retry_count", "host", "pid", "versions"}
+    {
+        "seeded",
+        "iso_level_bytes",
+        "retry_of",
+        "retry_count",
+        "host",
+        "pid",
+        "versions",
+        "warm_start",
+        "gate_wait_seconds",
+    }
 )
-"""What a duplicate does not take from the trial it repeats: its own identity and provenance."""
+"""What a duplicate does not take from the trial it repeats: its own identity, provenance and
+what its own run did (it trained nothing). The measurements it takes are the earlier trial's,
+which ``duplicate_of`` names."""
 
 
 def _take_results(
@@ -231,6 +250,8 @@ def _take_results(
     trial.set_user_attr(DUPLICATE_KEY, earlier.number)
     trial.set_user_attr("train_seconds", 0.0)
     trial.set_user_attr("profile_seconds", 0.0)
+    # Counted without the budget lock: workers copying at the same instant can exceed the
+    # allowance by at most one copy each, which only bounds how long copies stay free.
     if free_duplicates(trial.study.get_trials(deepcopy=False)) < ctx.config.search.trials:
         trial.set_user_attr(FREE_DUPLICATE_KEY, True)
     assert earlier.values is not None  # same_candidate returns COMPLETE trials with values

@@ -154,6 +154,7 @@ def _open(plan: SearchPlan, worker: int) -> tuple[optuna.Study, BudgetLock, bool
             seed=worker_seed(search.seed, worker, existing),
             workers=plan.workers,
             grid=space.grid(search.grid_sparsities),
+            grid_seed=search.seed,
         )
         study, created = create_or_resume(
             config=plan.config,

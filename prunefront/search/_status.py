@@ -85,5 +85,7 @@ def study_status(study: optuna.Study) -> StudyStatus:
         budget=(config.get("search") or {}).get("trials"),
         front=sorted(front, key=lambda f: f["number"]),
         last_error=last_error,
-        duplicates=sum(1 for t in trials if DUPLICATE_KEY in t.user_attrs),
+        duplicates=sum(
+            1 for t in trials if t.state == TrialState.COMPLETE and DUPLICATE_KEY in t.user_attrs
+        ),
     )

@@ -51,17 +51,22 @@ def make_sampler(
     seed: int,
     workers: int,
     grid: dict[str, list[Any]] | None = None,
+    grid_seed: int = 0,
 ) -> optuna.samplers.BaseSampler:
     """The configured sampler; ``auto``: GP for budgets up to 100 trials, multivariate TPE above.
 
     ``grid`` (for ``name == "grid"``) lists the values of every parameter: the exhaustive
-    baseline that ``bench/search_efficiency.py`` compares the samplers with.
+    baseline that ``bench/search_efficiency.py`` compares the samplers with. The grid sampler
+    shuffles the grid with ``grid_seed`` and gives trial number *n* the *n*-th point, so every
+    worker and every restart must shuffle alike: it takes the run's seed, not the worker's
+    ``seed`` (with a seed per worker, two workers gave the same point to two trial numbers and
+    left others out).
     """
     startup = min(10, max(4, trials // 5))
     if name == "grid":
         if grid is None:
             raise PrunefrontError("search.sampler = 'grid' needs the grid of parameter values")
-        return _BudgetedGridSampler(grid, seed=seed)
+        return _BudgetedGridSampler(grid, seed=grid_seed)
     if name == "auto":
         name = "gp" if trials <= 100 else "tpe"
     if name == "gp":

@@ -8,8 +8,9 @@ that were retried, so that resuming after a crash completes exactly the trial bu
 
 A sampler can draw a candidate that a finished trial already trained (a GP sampler likes the
 edge of the space, where every ``sparsity_u`` near 0 is the same dense model). Training is
-deterministic for a given width, pattern, sparsity and seed, so such a trial takes the earlier
-trial's results instead of training again (``duplicate_of``); the sampler still learns from it.
+deterministic for a given width, pattern, sparsity, seed and device, so such a trial takes the
+earlier trial's results instead of training again (``duplicate_of``); the sampler still learns
+from it.
 Up to one budget's worth of these do not count against the budget (``duplicate_free``), so the
 search still trains as many distinct candidates as it was asked for.
 """
@@ -84,12 +85,14 @@ def same_candidate(
     sparsity: float,
     seed: int,
     max_bytes: int,
+    train_device: str,
 ) -> FrozenTrial | None:
     """The first COMPLETE, trained (not copied) trial whose training this one would repeat.
 
-    Same width, pattern, sparsity target and seed train the same weights (the study's task,
-    schedule and budget cannot change on resume), provided the byte cap acts alike: the same
-    cap, or an earlier trial that needed no fit and whose real bytes this cap also holds.
+    Same width, pattern, sparsity target, seed and training device train the same weights (the
+    study's task, schedule and budget cannot change on resume), provided the byte cap acts
+    alike: the same cap, or an earlier trial that needed no fit and whose real bytes this cap
+    also holds. A trial that recorded no training device (an older study) trained on the CPU.
     """
     for trial in trials:
         attrs = trial.user_attrs
@@ -100,6 +103,8 @@ def same_candidate(
             pattern,
             sparsity,
         ) or attrs.get("seed") != seed:
+            continue
+        if attrs.get("train_device", "cpu") != train_device:
             continue
         footprint = attrs.get("footprint_bytes")
         same_cap = attrs.get("max_bytes") == max_bytes

@@ -79,6 +79,10 @@ TRIAL_KEYS: dict[str, str] = {
     "gate_wait_seconds": "float, of train_seconds spent waiting while another local worker "
     "profiled (several workers only)",
     "seed": "int",
+    "train_device": "str, where the candidate trained (search.train_device)",
+    "duplicate_of": "int, the earlier trial of the same candidate whose results this one took "
+    "(it trained nothing)",
+    "duplicate_free": "bool, the copy does not count against the trial budget",
     "host": "str",
     "pid": "int",
     "versions": "JSON dict of library versions",

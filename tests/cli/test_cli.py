@@ -141,6 +141,7 @@ def test_two_four_pattern_is_trained_as_two_four(capsys: pytest.CaptureFixture[s
         (["train", "--task", "tiny", "--format", "zip"], "zip"),
         (["train", "--task", "tiny", "--dtype", "float64"], "float64"),
         (["train", "--task", "tiny", "--sparsity", "0.5", "--max-bytes", "0"], "--max-bytes"),
+        (["train", "--task", "tiny", "--max-bytes", "100"], "a dense candidate"),
         (["footprint", "--task", "tiny", "--dtype", "float64"], "float64"),
         (["footprint", "--task", "tiny", "--budget", "-5"], "budget"),
         (
@@ -188,6 +189,10 @@ def test_failed_validation_writes_nothing(
         ["train", "--task", "tiny", "--save", str(tmp_path / "missing" / "out.pfs")], capsys
     )
     assert code == 2 and "does not exist" in err
+    code, _, err = run(
+        ["train", "--task", "tiny", "--max-bytes", "100", "--save", str(target)], capsys
+    )
+    assert code == 2 and "nothing saved" in err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -304,3 +304,22 @@ def test_workers_started_together_respect_the_budget(
     # the watcher reported every trial once, whichever worker ran it
     assert sorted(e.number for e in events) == list(range(7))
     assert all(e.state == "COMPLETE" and e.values for e in events)
+
+
+def test_two_workers_on_the_grid_train_every_point_once(
+    tmp_path: Path, write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The grid maps trial numbers to points through one shuffle, the same in every worker."""
+    (tmp_path / "slow_task.py").write_text(SLOW_TASK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    # Run seed 1: the per-worker seeds of 1 shuffle this grid differently (those of 0 do not).
+    path = write_config(task="slow_task:TASK", trials=6, widths="[0.5, 1.0]", extra="seed = 1")
+    text = path.read_text().replace("iso_levels = 2", "iso_levels = 0")
+    path.write_text(text.replace('sampler = "random"', 'sampler = "grid"\ngrid_sparsities = 3'))
+    study = run_search(plan_search(load_config(path), workers=2), say=lambda _: None)
+    trained = [t for t in study.trials if "duplicate_of" not in t.user_attrs]
+    assert len({t.user_attrs["pid"] for t in trained}) == 2  # both workers took grid points
+    points = sorted((t.params["width_index"], t.params["sparsity_u"]) for t in trained)
+    assert points == [(w, u) for w in (0, 1) for u in (0.0, 0.5, 1.0)]
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 6

@@ -27,11 +27,11 @@ def test_a_step_waits_for_a_profile_in_progress_and_counts_the_wait(tmp_path: Pa
     holding.wait()
     started = time.perf_counter()
     trainer.training_step(0, MODEL)
-    assert time.perf_counter() - started >= 0.25
+    assert time.perf_counter() - started >= 0.1  # of the 0.3 s hold (a loaded CI may lag)
     thread.join()
     trainer.training_step(1, MODEL)  # nobody profiles: no wait
     waited = trainer.take_waited()
-    assert 0.25 <= waited < 5.0
+    assert 0.1 <= waited < 5.0
     assert trainer.take_waited() == 0.0
     profiler.close()
     trainer.close()

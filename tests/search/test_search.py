@@ -98,6 +98,11 @@ def test_relidx_candidates_hold_the_budget_and_their_levels_in_real_bytes(
             assert attrs["footprint_bytes"] <= attrs["iso_level_bytes"]
         if "fit_note" in attrs:
             assert attrs["sparsity_actual"] > attrs["sparsity_target"]
+    # The seeded large-sparse member of this study's lower level needs the fit (2756 B over its
+    # 2736 B level without it): the search path really takes it.
+    assert any(
+        "fit_note" in t.user_attrs for t in done if t.user_attrs.get("seeded") == "large-sparse"
+    )
 
 
 def test_every_trial_saves_weights_that_reload_with_their_zeros(
@@ -299,15 +304,21 @@ def test_same_candidate_needs_the_same_training() -> None:
         trial.number = number
         return trial
 
-    key = {"width": 0.5, "pattern": "unstructured", "sparsity": 0.0, "seed": 0}
-    trials = [done(0, seed=1), done(1, duplicate_of=5), done(2)]
-    assert same_candidate(trials, **key, max_bytes=6000).number == 2  # type: ignore[union-attr]
+    key = {
+        "width": 0.5,
+        "pattern": "unstructured",
+        "sparsity": 0.0,
+        "seed": 0,
+        "train_device": "cpu",
+    }
+    trials = [done(0, seed=1), done(1, duplicate_of=5), done(2, train_device="cuda"), done(3)]
+    assert same_candidate(trials, **key, max_bytes=6000).number == 3  # type: ignore[union-attr]
     # Another cap acts alike where the earlier trial needed no fit and fits it too ...
     assert same_candidate(trials, **key, max_bytes=5000) is not None
     assert same_candidate(trials, **key, max_bytes=4999) is None
     # ... but not where the earlier trial was fitted to its own cap.
-    fitted = [done(3, fit_note="pruned further", max_bytes=5500)]
+    fitted = [done(4, fit_note="pruned further", max_bytes=5500)]
     assert same_candidate(fitted, **key, max_bytes=6000) is None
     assert same_candidate(trials, **{**key, "sparsity": 0.5}, max_bytes=6000) is None
-    free = done(4, duplicate_of=2, duplicate_free=True)
-    assert budget_used([*trials, free]) == 3
+    free = done(5, duplicate_of=3, duplicate_free=True)
+    assert budget_used([*trials, free]) == 4

@@ -56,3 +56,23 @@ def test_the_grid_covers_every_width_at_every_level(space: SearchSpace) -> None:
         study.tell(trial, 0.0)
         seen.add((width, sparsity))
     assert len(seen) == 12 and {w for w, _ in seen} == {0.25, 0.5, 1.0}
+
+
+def test_every_worker_maps_a_trial_number_to_the_same_grid_point(space: SearchSpace) -> None:
+    """Workers have their own seeds; the grid's order must not follow them (it did: two workers
+    gave one point to two trial numbers and left others out)."""
+    grid = space.grid(4)
+
+    def points(worker_seed: int) -> list[tuple[float, float]]:
+        sampler = make_sampler(
+            "grid", trials=12, seed=worker_seed, workers=2, grid=grid, grid_seed=1
+        )
+        study = optuna.create_study(sampler=sampler)
+        drawn = []
+        for _ in range(12):
+            width, _, sparsity = space.suggest(trial := study.ask())
+            study.tell(trial, 0.0)
+            drawn.append((width, sparsity))
+        return drawn
+
+    assert points(2325050962) == points(1437675665)
