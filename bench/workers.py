@@ -68,7 +68,11 @@ def steady_rate_and_training(run_dir: Path) -> tuple[float, float, float]:
     (without the waits for the other worker's profiles, a cost of 2 workers) and those waits."""
     storage = JournalStorage(JournalFileBackend(str(run_dir / "study.journal")))
     study = optuna.load_study(study_name="workers", storage=storage)
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    done = [
+        t  # a copy of an earlier trial's results trained nothing (there should be none)
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if "duplicate_of" not in t.user_attrs
+    ]
     ends = sorted(t.datetime_complete.timestamp() for t in done if t.datetime_complete is not None)
     waits = [float(t.user_attrs.get("gate_wait_seconds", 0.0)) for t in done]
     training = statistics.mean(float(t.user_attrs["train_seconds"]) for t in done)
