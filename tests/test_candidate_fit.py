@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+from torch import nn
 
-from prunefront.candidate import Candidate, PruningSettings, train_candidate
+from prunefront.candidate import Candidate, PruningSettings, TrainResult, train_candidate
 from prunefront.spaces import model_footprint
 from prunefront.testing import TinyTask
 
@@ -13,7 +16,9 @@ RELIDX = PruningSettings(storage_format="relidx4")
 SPARSITY = 0.8
 
 
-def _train(max_bytes: int | None, settings: PruningSettings = RELIDX):  # type: ignore[no-untyped-def]
+def _train(
+    max_bytes: int | None, settings: PruningSettings = RELIDX
+) -> tuple[nn.Module, TrainResult]:
     return train_candidate(
         TinyTask(),
         Candidate(width=1.0, sparsity=SPARSITY),
@@ -64,7 +69,7 @@ def test_clustered_zeros_cost_relidx_more_than_predicted() -> None:
     assert real > predicted
 
 
-def test_the_cap_is_applied_on_a_warm_started_candidate_too(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_cap_is_applied_on_a_warm_started_candidate_too(tmp_path: Path) -> None:
     from prunefront.search._cache import WarmStartCache
 
     cache = WarmStartCache(tmp_path, "tiny")

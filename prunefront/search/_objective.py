@@ -233,6 +233,8 @@ _NOT_COPIED = frozenset(
         "versions",
         "warm_start",
         "gate_wait_seconds",
+        "train_seconds",
+        "profile_seconds",
     }
 )
 """What a duplicate does not take from the trial it repeats: its own identity, provenance and
@@ -248,7 +250,7 @@ def _take_results(
         if key not in _NOT_COPIED and key not in trial.user_attrs:
             trial.set_user_attr(key, value)
     trial.set_user_attr(DUPLICATE_KEY, earlier.number)
-    trial.set_user_attr("train_seconds", 0.0)
+    trial.set_user_attr("train_seconds", 0.0)  # it trained and profiled nothing
     trial.set_user_attr("profile_seconds", 0.0)
     # Counted without the budget lock: workers copying at the same instant can exceed the
     # allowance by at most one copy each, which only bounds how long copies stay free.

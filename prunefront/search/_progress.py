@@ -18,7 +18,12 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from prunefront.search._storage import StorageSpec, open_storage
-from prunefront.search._trials import DUPLICATE_KEY, FREE_DUPLICATE_KEY, budget_used
+from prunefront.search._trials import (
+    DUPLICATE_KEY,
+    FREE_DUPLICATE_KEY,
+    budget_used,
+    front_trials,
+)
 from prunefront.search._worker import TrialEvent, trial_event
 
 __all__ = ["Progress", "StudyWatcher", "progress"]
@@ -47,11 +52,6 @@ class Progress:
         )
 
 
-def front_size(study: optuna.Study) -> int:
-    """Trials on the study's front, a duplicate not counted beside the trial it repeats."""
-    return sum(1 for t in study.best_trials if DUPLICATE_KEY not in t.user_attrs)
-
-
 def progress(study: optuna.Study, budget: int, started: float, done_at_start: int) -> Progress:
     """The progress of ``study``; the remaining time extrapolates this run's own pace."""
     trials = study.get_trials(deepcopy=False)
@@ -76,7 +76,7 @@ def progress(study: optuna.Study, budget: int, started: float, done_at_start: in
         ),
         pruned=by_state[TrialState.PRUNED],
         running=by_state[TrialState.RUNNING],
-        front_size=front_size(study) if feasible else 0,
+        front_size=len(front_trials(study)) if feasible else 0,
         elapsed_s=elapsed,
         remaining_s=remaining,
     )

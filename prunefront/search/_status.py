@@ -8,7 +8,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from prunefront.search._trials import DUPLICATE_KEY, budget_used
+from prunefront.search._trials import DUPLICATE_KEY, budget_used, front_trials
 from prunefront.studies._schema import STUDY_OBJECTIVES
 
 __all__ = ["StudyStatus", "study_status"]
@@ -59,7 +59,7 @@ def study_status(study: optuna.Study) -> StudyStatus:
     ]
     front = []
     if complete:
-        best = {t.number for t in study.best_trials if DUPLICATE_KEY not in t.user_attrs}
+        best = {t.number for t in front_trials(study)}
         for t in complete:
             if t.number in best:
                 front.append(

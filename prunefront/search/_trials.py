@@ -36,6 +36,7 @@ __all__ = [
     "claim",
     "fail_and_retry",
     "free_duplicates",
+    "front_trials",
     "reap_dead_trials",
     "same_candidate",
 ]
@@ -75,6 +76,11 @@ def budget_used(trials: Sequence[FrozenTrial]) -> int:
 def free_duplicates(trials: Sequence[FrozenTrial]) -> int:
     """How many trials took an earlier trial's results without counting against the budget."""
     return sum(1 for t in trials if t.user_attrs.get(FREE_DUPLICATE_KEY))
+
+
+def front_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The study's Pareto front without copies: a copy's point is the trial it repeats."""
+    return [t for t in study.best_trials if DUPLICATE_KEY not in t.user_attrs]
 
 
 def same_candidate(
