@@ -23,7 +23,7 @@ from prunefront.pruning import (
     parse_pattern,
     sparsity_summary,
 )
-from prunefront.spaces import model_footprint, parse_dtype, parse_format
+from prunefront.spaces import model_footprint, parse_dtype, parse_format, round_to_dtype
 from prunefront.tasks import Task, TrainSnapshot, check_width, supports_warm_start
 
 __all__ = [
@@ -124,6 +124,8 @@ class TrainResult:
     layers: list[LayerSparsity] = field(default_factory=list)
     warm_start: str = "off"
     fit_note: str = ""
+    metric_dtype: str = "float32"
+    metric_float32: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``prunefront train --json`` document."""
@@ -147,6 +149,8 @@ class TrainResult:
             "seed": self.seed,
             "layers": [layer.to_dict() for layer in self.layers],
             "fit_note": self.fit_note,
+            "metric_dtype": self.metric_dtype,
+            "metric_float32": self.metric_float32,
         }
 
 
@@ -288,6 +292,10 @@ def train_candidate(
     train_seconds = time.perf_counter() - started
     if pruner is not None:
         pruner.strip()
+    metric_float32: float | None = None
+    if parse_dtype(settings.dtype).name != "float32":
+        metric_float32 = float(task.evaluate(model, device=device))
+        round_to_dtype(model, settings.dtype)
     metric = float(task.evaluate(model, device=device))
     model = model.cpu()
     layers = sparsity_summary(model, settings.exclude)
@@ -318,6 +326,8 @@ def train_candidate(
         layers=layers,
         warm_start=warm,
         fit_note=fit.note if fit is not None else "",
+        metric_dtype=parse_dtype(settings.dtype).name,
+        metric_float32=metric_float32,
     )
     return model, result
 

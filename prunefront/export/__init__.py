@@ -1,12 +1,19 @@
 """Export: a candidate as a deployable file (ONNX), verified against the torch model.
 
 ``export_onnx`` writes a self-contained ONNX file for a model and its example inputs;
-``compare_onnx`` reloads it with ONNX Runtime and checks the outputs. The remote profilers send
-these files to devices; the ``export`` command ships them.
+``compare_onnx`` reloads it with ONNX Runtime and checks the outputs; ``compress_onnx`` stores
+its weights as the footprint counts them, rebuilt by ONNX Runtime when a session is created.
+The remote profilers send these files to devices; the ``export`` command ships them.
 """
 
 from __future__ import annotations
 
+from prunefront.export._compress import (
+    DECODABLE_FORMATS,
+    CompressedTensor,
+    OnnxCompression,
+    compress_onnx,
+)
 from prunefront.export._onnx import (
     EXPORTERS,
     OnnxCheck,
@@ -16,4 +23,15 @@ from prunefront.export._onnx import (
     export_onnx,
 )
 
-__all__ = ["EXPORTERS", "OnnxCheck", "OnnxExport", "OnnxInput", "compare_onnx", "export_onnx"]
+__all__ = [
+    "DECODABLE_FORMATS",
+    "EXPORTERS",
+    "CompressedTensor",
+    "OnnxCheck",
+    "OnnxCompression",
+    "OnnxExport",
+    "OnnxInput",
+    "compare_onnx",
+    "compress_onnx",
+    "export_onnx",
+]

@@ -1,14 +1,18 @@
 """Export a search trial from its saved weights (no retraining), then verify what was written.
 
 The trial's sparse weights (``RUN/artifacts/trial-NNNNN.pfs``) are loaded into the task's model
-at the trial's width; the model is written as ONNX, a ``torch.export`` program (``pt``) or a
-sparse weight file, reloaded from disk and checked: outputs against the trial's model, size on
-disk against the footprint model, and latency re-measured side by side with the trial's model.
-Everything is written to a temporary file first and moved into place only once verified.
+at the trial's width; the model is written as compressed ONNX (``onnx``: weights stored as the
+footprint counts them, rebuilt by ONNX Runtime when the session is created), dense ONNX
+(``onnx-dense``), a ``torch.export`` program (``pt``) or a sparse weight file, reloaded from
+disk and checked: outputs against the trial's model, size on disk against the footprint model,
+and latency re-measured side by side with the trial's model (and, for ``onnx``, with the dense
+ONNX file: the rebuild happens at load, so the two must run alike). Everything is written to a
+temporary file first and moved into place only once verified.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -28,7 +32,11 @@ from prunefront.studies import STUDY_CONFIG
 
 __all__ = ["EXPORT_FORMATS", "ExportVerification", "export_trial", "trial_model"]
 
-EXPORT_FORMATS = ("onnx", "pt", "sparse")
+EXPORT_FORMATS = ("onnx", "onnx-dense", "pt", "sparse")
+SIZE_SLACK = 1.05
+"""A compressed ONNX file may exceed the footprint by 5 % ..."""
+GRAPH_ALLOWANCE_BYTES = 8192
+"""... plus the graph itself (operators, names, shapes and the decoders of each weight)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,16 +55,30 @@ class ExportVerification:
     latency_reference_ms: float
     latency_trial_ms: float | None
     latency_method: str
+    size_limit_bytes: int | None = None
+    dense_onnx_bytes: int | None = None
+    latency_dense_onnx_ms: float | None = None
+    value_dtype: str = "float32"
     notes: tuple[str, ...] = ()
 
     @property
+    def size_ok(self) -> bool:
+        """Whether the file is within ``size_limit_bytes`` (True where no limit applies)."""
+        return self.size_limit_bytes is None or self.file_bytes <= self.size_limit_bytes
+
+    @property
     def ok(self) -> bool:
-        """Whether the written model reproduces the trial's outputs."""
-        return self.outputs_match
+        """Whether the written model reproduces the trial's outputs within its size limit."""
+        return self.outputs_match and self.size_ok
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
-        return {**asdict(self), "notes": list(self.notes), "ok": self.ok}
+        return {
+            **asdict(self),
+            "notes": list(self.notes),
+            "size_ok": self.size_ok,
+            "ok": self.ok,
+        }
 
 
 def trial_model(
@@ -127,9 +149,8 @@ def _compare(reference: list[torch.Tensor], other: list[torch.Tensor]) -> tuple[
     return ok, worst
 
 
-def _latencies(
-    exported: Callable[[], object], reference: Callable[[], object], threads: int
-) -> tuple[float, float]:
+def _latencies(runs: dict[str, Callable[[], object]], threads: int) -> dict[str, float]:
+    """Median ms of each callable, timed interleaved (so load on the machine hits all alike)."""
     from prunefront.profilers import (
         LatencySettings,
         perf_counter_timer,
@@ -139,37 +160,104 @@ def _latencies(
 
     with pinned_threads(threads):
         stats = time_interleaved(
-            {"exported": exported, "reference": reference},
+            runs,
             settings=LatencySettings(min_time_s=0.5, max_time_s=5.0),
             timer=perf_counter_timer(),
         )
-    return stats["exported"].p50_ms, stats["reference"].p50_ms
+    return {name: stats[name].p50_ms for name in runs}
 
 
-def _write_onnx(
-    model: nn.Module, inputs: Sequence[torch.Tensor], tmp: Path, threads: int
-) -> tuple[list[torch.Tensor], Callable[[], object], str, tuple[str, ...]]:
+@dataclass(frozen=True, kw_only=True)
+class _Written:
+    """A written file reloaded: its outputs, how to run it, and what to say about it."""
+
+    outputs: list[torch.Tensor]
+    run: Callable[[], object]
+    method: str
+    notes: tuple[str, ...]
+    dense_run: Callable[[], object] | None = None
+    dense_bytes: int | None = None
+
+
+def _ort_session(path: Path, inputs: Sequence[torch.Tensor], threads: int) -> tuple[Any, Any]:
     import numpy as np
     import onnxruntime as ort
 
-    from prunefront.export._onnx import export_onnx
-
-    written = export_onnx(model, inputs, tmp)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(tmp), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     feeds = {
         arg.name: np.ascontiguousarray(t.detach().cpu().numpy())
         for arg, t in zip(session.get_inputs(), inputs, strict=True)
     }
+    return session, feeds
+
+
+def _run_onnx(path: Path, inputs: Sequence[torch.Tensor], threads: int) -> _Written:
+    import numpy as np
+    import onnxruntime as ort
+
+    session, feeds = _ort_session(path, inputs, threads)
     outputs = [torch.from_numpy(np.asarray(o)) for o in session.run(None, feeds)]
+    return _Written(
+        outputs=outputs,
+        run=lambda: session.run(None, feeds),
+        method=f"onnxruntime {ort.__version__}",
+        notes=(),
+    )
+
+
+def _write_dense_onnx(
+    model: nn.Module, inputs: Sequence[torch.Tensor], tmp: Path, threads: int
+) -> _Written:
+    from prunefront.export._onnx import export_onnx
+
+    written = export_onnx(model, inputs, tmp)
+    reloaded = _run_onnx(tmp, inputs, threads)
     notes = (*written.notes, "ONNX stores weights densely: compare the file with dense_bytes")
-    return outputs, lambda: session.run(None, feeds), f"onnxruntime {ort.__version__}", notes
+    return _Written(outputs=reloaded.outputs, run=reloaded.run, method=reloaded.method, notes=notes)
 
 
-def _write_pt(
-    model: nn.Module, inputs: Sequence[torch.Tensor], tmp: Path
-) -> tuple[list[torch.Tensor], Callable[[], object], str, tuple[str, ...]]:
+def _write_compressed_onnx(
+    model: nn.Module, inputs: Sequence[torch.Tensor], tmp: Path, threads: int, dtype: str
+) -> _Written:
+    import onnx
+
+    from prunefront.export._compress import compress_onnx
+    from prunefront.export._onnx import export_onnx
+
+    dense_path = tmp.with_name(f"{tmp.name}.dense")
+    try:
+        written = export_onnx(model, inputs, dense_path)
+        compressed = compress_onnx(onnx.load(str(dense_path)), dtype=dtype)
+        onnx.save(compressed.model, str(tmp))
+        dense = _run_onnx(dense_path, inputs, threads)
+        dense_bytes = dense_path.stat().st_size
+    finally:
+        dense_path.unlink(missing_ok=True)
+    reloaded = _run_onnx(tmp, inputs, threads)
+    formats = sorted({t.format for t in compressed.tensors})
+    notes = [
+        *written.notes,
+        f"weights stored as {', '.join(formats)} ({compressed.dtype}); ONNX Runtime rebuilds "
+        "them once when the session is created (constant folding)",
+    ]
+    if compressed.dtype == "int8":
+        notes.append(
+            "int8 weights are dequantised by DequantizeLinear (a weight-only QDQ model); "
+            "ONNX Runtime keeps QDQ nodes unfolded, so it dequantises on every run"
+        )
+    return _Written(
+        outputs=reloaded.outputs,
+        run=reloaded.run,
+        method=reloaded.method,
+        notes=tuple(notes),
+        dense_run=dense.run,
+        dense_bytes=dense_bytes,
+    )
+
+
+def _write_pt(model: nn.Module, inputs: Sequence[torch.Tensor], tmp: Path) -> _Written:
     import warnings
 
     with warnings.catch_warnings():
@@ -186,7 +274,12 @@ def _write_pt(
         with torch.no_grad():
             return reloaded(*inputs)
 
-    return outputs, run, "torch.export", (note, "weights are stored densely")
+    return _Written(
+        outputs=outputs,
+        run=run,
+        method="torch.export",
+        notes=(note, "weights are stored densely"),
+    )
 
 
 def export_trial(
@@ -214,61 +307,92 @@ def export_trial(
         pattern=str(trial.user_attrs["pattern"]),
     )
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    dtype = config.budget.dtype
     try:
         if fmt == "onnx":
-            outputs, run, method, notes = _write_onnx(model, inputs, tmp, threads)
+            written = _write_compressed_onnx(model, inputs, tmp, threads, dtype)
+        elif fmt == "onnx-dense":
+            written = _write_dense_onnx(model, inputs, tmp, threads)
         elif fmt == "pt":
-            outputs, run, method, notes = _write_pt(model, inputs, tmp)
+            written = _write_pt(model, inputs, tmp)
         else:
-            save_sparse(
-                tmp,
-                model,
-                fmt=config.budget.format,
-                dtype=config.budget.dtype,
-                metadata=load_sparse_metadata(study, trial, run_dir, config),
-                pattern=str(trial.user_attrs["pattern"]),
-                exclude=config.space.schedule.exclude,
-            )
-            reloaded = make_task(config).build(float(trial.user_attrs["width"]))
-            reloaded.load_state_dict(load_sparse(tmp).state_dict, strict=True)
-            reloaded.eval()
-            outputs = _outputs(reloaded, inputs)
-
-            def run() -> object:
-                with torch.no_grad():
-                    return reloaded(*inputs)
-
-            method, notes = (
-                "torch (masked-dense)",
-                ("sparse weight file: size should match the footprint",),
-            )
-        matches, error = _compare(reference, outputs)
+            written = _write_sparse(study, trial, run_dir, config, model, inputs, tmp)
+        matches, error = _compare(reference, written.outputs)
 
         def reference_run() -> object:
             with torch.no_grad():
                 return model(*inputs)
 
-        latency, latency_reference = _latencies(run, reference_run, threads)
+        runs = {"exported": written.run, "reference": reference_run}
+        if written.dense_run is not None:
+            runs["dense_onnx"] = written.dense_run
+        latency = _latencies(runs, threads)
         file_bytes = tmp.stat().st_size
-        if matches:
+        limit = (
+            math.floor(SIZE_SLACK * footprint.footprint_bytes) + GRAPH_ALLOWANCE_BYTES
+            if fmt == "onnx"
+            else None
+        )
+        if matches and (limit is None or file_bytes <= limit):
             os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     trial_latency = trial.user_attrs.get("latency_ms")
+    verified = matches and (limit is None or file_bytes <= limit)
     return ExportVerification(
         trial=number,
         format=fmt,
-        path=str(out) if matches else "",
+        path=str(out) if verified else "",
         file_bytes=file_bytes,
         footprint_bytes=footprint.footprint_bytes,
         dense_bytes=int(footprint.bytes_by_format["dense"]),
         outputs_match=matches,
         max_abs_error=error,
-        latency_ms=latency,
-        latency_reference_ms=latency_reference,
+        latency_ms=latency["exported"],
+        latency_reference_ms=latency["reference"],
         latency_trial_ms=None if trial_latency is None else float(trial_latency),
-        latency_method=f"perf_counter ({method}), interleaved with the trial's model",
-        notes=tuple(notes),
+        latency_method=f"perf_counter ({written.method}), interleaved with the trial's model",
+        size_limit_bytes=limit,
+        dense_onnx_bytes=written.dense_bytes,
+        latency_dense_onnx_ms=latency.get("dense_onnx"),
+        value_dtype=dtype if fmt in ("onnx", "sparse") else "float32",
+        notes=written.notes,
+    )
+
+
+def _write_sparse(
+    study: optuna.Study,
+    trial: optuna.trial.FrozenTrial,
+    run_dir: Path | None,
+    config: RunConfig,
+    model: nn.Module,
+    inputs: Sequence[torch.Tensor],
+    tmp: Path,
+) -> _Written:
+    from prunefront.search._worker import make_task
+
+    save_sparse(
+        tmp,
+        model,
+        fmt=config.budget.format,
+        dtype=config.budget.dtype,
+        metadata=load_sparse_metadata(study, trial, run_dir, config),
+        pattern=str(trial.user_attrs["pattern"]),
+        exclude=config.space.schedule.exclude,
+    )
+    reloaded = make_task(config).build(float(trial.user_attrs["width"]))
+    reloaded.load_state_dict(load_sparse(tmp).state_dict, strict=True)
+    reloaded.eval()
+
+    def run() -> object:
+        with torch.no_grad():
+            return reloaded(*inputs)
+
+    return _Written(
+        outputs=_outputs(reloaded, inputs),
+        run=run,
+        method="torch (masked-dense)",
+        notes=("sparse weight file: size should match the footprint",),
     )
 
 

@@ -3,7 +3,7 @@
 Layout (all integers little-endian)::
 
     b"PFSPARSE"  8-byte magic
-    u16          container version (1)
+    u16          container version (2; 1 is read for files other than int8)
     u32          header length H
     H bytes      zlib-compressed JSON header
     payload      the tensors' payloads, back to back, in header order
@@ -43,7 +43,10 @@ if TYPE_CHECKING:
 __all__ = ["SparseCheckpoint", "load_sparse", "save_sparse"]
 
 MAGIC = b"PFSPARSE"
-VERSION = 1
+VERSION = 2
+# Version 1 stored int8 with one scale per tensor; version 2 with one per output channel. Files
+# of other dtypes are laid out the same in both and are read either way.
+_READABLE = (1, 2)
 _PREFIX = struct.Struct("<8sHI")
 _RAW = "raw"
 
@@ -159,7 +162,7 @@ def save_sparse(
         fmt: Storage format of the prunable weights (``auto`` = cheapest per tensor; ``paper``
             is an accounting, not a layout, and is refused).
         dtype: Value dtype of floating tensors: ``float32`` (lossless), ``float16``,
-            ``bfloat16`` or ``int8`` (per-tensor scale).
+            ``bfloat16`` or ``int8`` (per-channel scales).
         metadata: JSON-serialisable data stored in the header.
         exclude: Name patterns of weights kept dense (as given to the pruner).
         pattern: The sparsity pattern the model was pruned with (needed by ``nm``/``block``).
@@ -221,8 +224,8 @@ def _read_header(path: Path, blob: bytes) -> tuple[dict[str, Any], int]:
     if len(blob) < _PREFIX.size or blob[: len(MAGIC)] != MAGIC:
         raise _corrupt(path, "wrong magic (not written by save_sparse)")
     _, version, header_len = _PREFIX.unpack_from(blob)
-    if version != VERSION:
-        raise _corrupt(path, f"container version {version}, this prunefront reads {VERSION}")
+    if version not in _READABLE:
+        raise _corrupt(path, f"container version {version}, this prunefront reads {_READABLE}")
     end = _PREFIX.size + header_len
     if end > len(blob):
         raise _corrupt(path, "truncated header")
@@ -243,6 +246,8 @@ def _read_header(path: Path, blob: bytes) -> tuple[dict[str, Any], int]:
         )
     if zlib.crc32(payload) != header.get("crc32"):
         raise _corrupt(path, "payload checksum mismatch")
+    if version == 1 and header.get("dtype") == "int8":
+        raise _corrupt(path, "int8 with per-tensor scales (container version 1); save it again")
     return header, end
 
 

@@ -279,8 +279,12 @@ def _store_training(trial: optuna.Trial, result: Any, ctx: TrialContext) -> None
         "metric_direction",
         "train_seconds",
         "warm_start",
+        "metric_dtype",
     ):
         trial.set_user_attr(key, getattr(result, key))
+    if result.metric_float32 is not None:
+        value32 = result.metric_float32
+        trial.set_user_attr("metric_float32", value32 if math.isfinite(value32) else None)
     if result.fit_note:
         trial.set_user_attr("fit_note", result.fit_note)
     value = result.metric_value

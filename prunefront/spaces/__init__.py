@@ -32,6 +32,7 @@ from prunefront.spaces._formats import (
     StorageFormat,
     parse_format,
 )
+from prunefront.spaces._rounding import round_to_dtype
 
 __all__ = [
     "AutoFormat",
@@ -54,6 +55,7 @@ __all__ = [
     "model_layout",
     "parse_dtype",
     "parse_format",
+    "round_to_dtype",
     "tensor_bytes",
     "tensor_bytes_from_mask",
 ]

@@ -2,7 +2,7 @@
 
 Each layout takes exactly the bytes its size formula in ``_formats`` counts, so a saved file is the
 footprint plus its header. Every payload starts with the dtype's per-tensor prefix (the int8
-scale). Bit fields are packed little-endian (``np.packbits(..., bitorder="little")``).
+per-channel scales). Bit fields are packed little-endian (``np.packbits(..., bitorder="little")``).
 
 - dense: all values.
 - bitmask: ``ceil(numel/8)`` mask bytes, then the nonzero values in C order.
@@ -243,13 +243,20 @@ def encode_tensor(
 ) -> tuple[int, bytes]:
     """Encode a float32 array in ``fmt``; returns (count for the header, payload bytes).
 
+    ``int8`` writes the per-channel scales first, then the levels in ``fmt`` (a weight that
+    rounds to level 0 is stored as a zero).
+
     Raises:
         ValueError: ``fmt`` cannot store these weights (a caller's bug: choose the format with
             the footprint model first).
     """
-    scale = dtype.scale_for(weight)
-    count, body = _encode_body(weight, fmt, pattern, lambda v: dtype.encode_values(v, scale))
-    return count, dtype.encode_prefix(scale) + body
+    if dtype.name == "int8":
+        scales = dtype.scales_for(weight)
+        levels = dtype.quantise(weight, scales)
+        count, body = _encode_body(levels, fmt, pattern, lambda v: dtype.encode_values(v, 1.0))
+        return count, dtype.encode_scales(scales) + body
+    count, body = _encode_body(weight, fmt, pattern, lambda v: dtype.encode_values(v, 1.0))
+    return count, body
 
 
 def decode_tensor(
@@ -266,10 +273,10 @@ def decode_tensor(
         CorruptPayloadError: The payload does not match the shape, format or count.
     """
     reader = _Reader(payload)
-    scale = dtype.decode_prefix(reader.take(dtype.tensor_overhead_bytes))
+    scales = dtype.decode_scales(reader.take(dtype.overhead_bytes(shape)), dtype.scale_count(shape))
 
     def dec(n: int) -> np.ndarray:
-        return dtype.decode_values(reader.take(n * dtype.value_bytes), n, scale)
+        return dtype.decode_values(reader.take(n * dtype.value_bytes), n, 1.0)
 
     try:
         flat = _decode_body(reader, shape, fmt, pattern, count, dec)
@@ -278,4 +285,5 @@ def decode_tensor(
             raise
         raise CorruptPayloadError(f"payload disagrees with its header ({exc})") from exc
     reader.done()
-    return flat.reshape(shape)
+    values = flat.reshape(shape)
+    return dtype.dequantise(values, scales) if dtype.name == "int8" else values

@@ -1,12 +1,16 @@
 """Value dtypes of stored weights: bytes per value, per-tensor overhead and the value codec.
 
 ``float32`` (4 B), ``float16`` and ``bfloat16`` (2 B) store values as they are; ``int8`` stores one
-byte per value plus one float32 scale per tensor (symmetric per-tensor quantisation,
-``q = round(w / scale)`` with ``scale = max|w| / 127``), so an exact zero stays an exact zero.
+byte per value plus one float32 scale per output channel (symmetric per-channel quantisation of
+the 2-D view's rows, ``q = round(w / scale)`` with ``scale = max|w_row| / 127``; one scale for a
+tensor of fewer than two dimensions), so an exact zero stays an exact zero. :meth:`DType.rounded`
+gives the float32 weights a model computes with once stored in the dtype: what the task metric is
+evaluated with, so the metric, the footprint and the exported file describe the same weights.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,30 +49,67 @@ class DType:
         """Bytes per stored value."""
         return _VALUE_BYTES[self.name]
 
-    @property
-    def tensor_overhead_bytes(self) -> int:
-        """Bytes stored once per tensor: the float32 scale of ``int8``, nothing otherwise."""
-        return 4 if self.name == "int8" else 0
-
-    def scale_for(self, values: np.ndarray) -> float:
-        """The per-tensor quantisation scale (1.0 for float dtypes or an all-zero tensor)."""
-        if self.name != "int8" or values.size == 0:
-            return 1.0
-        peak = float(np.max(np.abs(values)))
-        return peak / _INT8_MAX if peak > 0 and np.isfinite(peak) else 1.0
-
-    def encode_prefix(self, scale: float) -> bytes:
-        """The per-tensor bytes written before a tensor's payload (the int8 scale)."""
-        return np.float32(scale).tobytes() if self.name == "int8" else b""
-
-    def decode_prefix(self, buf: bytes) -> float:
-        """Read back what :meth:`encode_prefix` wrote."""
+    def scale_count(self, shape: Sequence[int]) -> int:
+        """Scales stored for a tensor of ``shape``: one per output channel for ``int8``."""
         if self.name != "int8":
-            return 1.0
-        return float(np.frombuffer(buf[:4], dtype="<f4")[0])
+            return 0
+        return int(shape[0]) if len(shape) >= 2 else 1
+
+    def overhead_bytes(self, shape: Sequence[int]) -> int:
+        """Bytes stored once per tensor: the float32 scales of ``int8``, nothing otherwise."""
+        return 4 * self.scale_count(shape)
+
+    def scales_for(self, weight: np.ndarray) -> np.ndarray:
+        """The ``int8`` scales of ``weight`` (float32, one per row of its 2-D view, or one).
+
+        Rows that are all zero (or not finite) get scale 1.0. Empty for float dtypes.
+        """
+        if self.name != "int8":
+            return np.zeros(0, dtype=np.float32)
+        rows = self.scale_count(weight.shape)
+        view = np.abs(np.asarray(weight, dtype=np.float32).reshape(rows, -1))
+        peak = view.max(axis=1) if view.shape[1] else np.zeros(rows, dtype=np.float32)
+        usable = np.isfinite(peak) & (peak > 0)
+        return np.where(usable, peak / np.float32(_INT8_MAX), np.float32(1.0)).astype(np.float32)
+
+    def quantise(self, weight: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """``int8`` levels of ``weight`` (float32 integers in [-127, 127], ``weight``'s shape)."""
+        rows = self.scale_count(weight.shape)
+        view = np.asarray(weight, dtype=np.float32).reshape(rows, -1)
+        levels = np.clip(np.rint(view / scales[:, None]), -_INT8_MAX, _INT8_MAX)
+        return levels.astype(np.float32).reshape(weight.shape)
+
+    def dequantise(self, levels: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """Float32 weights of ``int8`` levels (inverse of :meth:`quantise` up to rounding)."""
+        rows = self.scale_count(levels.shape)
+        view = np.asarray(levels, dtype=np.float32).reshape(rows, -1) * scales[:, None]
+        return view.astype(np.float32).reshape(levels.shape)
+
+    def rounded(self, weight: np.ndarray) -> np.ndarray:
+        """The float32 values ``weight`` has once stored in this dtype and read back."""
+        array = np.ascontiguousarray(weight, dtype=np.float32)
+        if self.name == "float32":
+            return array.copy()
+        if self.name == "int8":
+            scales = self.scales_for(array)
+            return self.dequantise(self.quantise(array, scales), scales)
+        flat = array.ravel()
+        decoded = self.decode_values(self.encode_values(flat, 1.0), flat.size, 1.0)
+        return decoded.reshape(array.shape)
+
+    def encode_scales(self, scales: np.ndarray) -> bytes:
+        """The per-tensor bytes written before a tensor's payload (the int8 scales)."""
+        return np.asarray(scales, dtype="<f4").tobytes()
+
+    def decode_scales(self, buf: bytes, count: int) -> np.ndarray:
+        """Read back what :meth:`encode_scales` wrote."""
+        return np.frombuffer(buf, dtype="<f4", count=count).astype(np.float32)
 
     def encode_values(self, values: np.ndarray, scale: float) -> bytes:
-        """Encode float values (any shape, C order) as ``value_bytes`` each, little-endian."""
+        """Encode float values (any shape, C order) as ``value_bytes`` each, little-endian.
+
+        ``int8`` divides by ``scale`` (1.0 when the values are already levels).
+        """
         flat = np.ascontiguousarray(values, dtype=np.float32).ravel()
         if self.name == "float32":
             return flat.astype("<f4").tobytes()

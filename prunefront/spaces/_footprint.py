@@ -381,5 +381,5 @@ def analytic_footprint_bytes(
             stats = analytic_stats(layout_row.shape, nnz, pattern)
             total += choose(stats, fmt, dtype).footprint_bytes
         else:
-            total += layout_row.numel * dtype.value_bytes + dtype.tensor_overhead_bytes
+            total += layout_row.numel * dtype.value_bytes + dtype.overhead_bytes(layout_row.shape)
     return total

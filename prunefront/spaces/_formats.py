@@ -2,7 +2,7 @@
 
 Every size is computed from a :class:`TensorStats`: either *analytic* (a shape and a nonzero count,
 positions assumed uniformly random) or *exact* (counted on an actual mask). Sizes exclude the
-per-tensor dtype overhead (the int8 scale), which :func:`format_bytes` adds once.
+per-tensor dtype overhead (the int8 scales), which :func:`format_bytes` adds once.
 
 Names: ``dense``, ``bitmask``, ``csr8``/``csr16``/``csr32`` (``csr`` = ``csr16``), ``relidxB``
 (``relidx`` = ``relidx4``), ``nm``, ``block``, ``paperB`` (``paper`` = ``paper4``) and ``auto``.
@@ -265,7 +265,7 @@ REPORTED_FORMATS: tuple[ConcreteFormat, ...] = (*AUTO_CANDIDATES, PaperFormat(in
 def format_bytes(fmt: ConcreteFormat, stats: TensorStats, dtype: DType) -> int | None:
     """Bytes of one tensor in ``fmt`` including the dtype's per-tensor overhead; None = n/a."""
     payload = fmt.payload_bytes(stats, dtype)
-    return None if payload is None else payload + dtype.tensor_overhead_bytes
+    return None if payload is None else payload + dtype.overhead_bytes(stats.shape)
 
 
 def fallback_for(fmt: ConcreteFormat) -> ConcreteFormat | None:

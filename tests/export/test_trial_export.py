@@ -72,9 +72,14 @@ def test_report_select_and_export_on_a_real_study(
     assert verification["max_abs_error"] < 1e-4
     assert (tmp_path / "model.onnx").stat().st_size == verification["file_bytes"]
     assert verification["latency_ms"] > 0 and verification["latency_reference_ms"] > 0
+    # compressed: within 5 % of the footprint plus the graph, far below the dense ONNX file
+    assert verification["file_bytes"] <= verification["size_limit_bytes"]
+    assert verification["size_limit_bytes"] == int(1.05 * verification["footprint_bytes"]) + 8192
+    assert verification["file_bytes"] < verification["dense_onnx_bytes"]
+    assert verification["latency_dense_onnx_ms"] > 0
 
 
-@pytest.mark.parametrize("fmt", ["pt", "sparse"])
+@pytest.mark.parametrize("fmt", ["pt", "sparse", "onnx-dense"])
 def test_other_formats_verify_and_the_sparse_file_matches_the_footprint(
     fmt: str, run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -107,9 +107,10 @@ def test_at_least_one_weight_survives_like_the_pruner_mask() -> None:
     assert report.params_nonzero == 1
 
 
-def test_int8_adds_one_float32_scale_per_tensor() -> None:
+def test_int8_adds_one_float32_scale_per_output_channel() -> None:
     report = model_footprint(_mlp(), sparsity=0.0, fmt="dense", dtype="int8")
-    assert report.footprint_bytes == report.params_total + 4 * 4
+    # weights: 64 + 10 row scales; biases: one scale each
+    assert report.footprint_bytes == report.params_total + (64 + 10 + 2) * 4
     half = model_footprint(_mlp(), sparsity=0.0, fmt="dense", dtype="bfloat16")
     assert half.footprint_bytes == 2 * report.params_total
 

@@ -22,10 +22,10 @@ TINY = np.array(
     ("fmt", "dtype", "pattern", "expected"),
     [
         ("dense", "float32", "unstructured", 16 * 4),
-        ("dense", "int8", "unstructured", 16 + 4),  # + the float32 scale
+        ("dense", "int8", "unstructured", 16 + 2 * 4),  # + a float32 scale per row
         ("bitmask", "float32", "unstructured", 2 + 3 * 4),
         ("bitmask", "float16", "unstructured", 2 + 3 * 2),
-        ("bitmask", "int8", "unstructured", 2 + 3 + 4),
+        ("bitmask", "int8", "unstructured", 2 + 3 + 2 * 4),
         ("csr8", "float32", "unstructured", 3 * 4 + 3 * 1 + 3 * 4),
         ("csr", "float32", "unstructured", 3 * 4 + 3 * 2 + 3 * 4),
         ("csr32", "bfloat16", "unstructured", 3 * 2 + 3 * 4 + 3 * 4),
@@ -174,7 +174,8 @@ def test_unknown_dtype_error_is_one_line_listing_the_valid_ones() -> None:
     assert "\n" not in message and "float8" in message
     assert all(name in message for name in ("float32", "float16", "bfloat16", "int8"))
     assert parse_dtype("FP16").value_bytes == 2
-    assert parse_dtype("int8").tensor_overhead_bytes == 4
+    assert parse_dtype("int8").overhead_bytes((2, 8)) == 2 * 4  # one scale per output channel
+    assert parse_dtype("int8").overhead_bytes((5,)) == 4  # one for a vector
 
 
 def test_nnz_outside_the_tensor_is_rejected() -> None:
