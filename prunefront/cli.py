@@ -400,6 +400,7 @@ def _register_optional() -> None:
     if any(c.name == "profile" for c in app.registered_commands):
         return
     from prunefront.agent._command import agent
+    from prunefront.commands._reprofile import reprofile
     from prunefront.export._command import export
     from prunefront.profilers._commands import doctor, profile
     from prunefront.reports._commands import report, select
@@ -409,6 +410,7 @@ def _register_optional() -> None:
     app.command("report")(report)
     app.command("select")(select)
     app.command("export")(export)
+    app.command("reprofile")(reprofile)
     app.command("agent")(agent)
 
 

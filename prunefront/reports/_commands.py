@@ -36,6 +36,12 @@ RunOpt = Annotated[
     Path | None, typer.Option("--run", help=f"Run folder; reads DIR/{JOURNAL_NAME}.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document.")]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target", help="Use a reprofiled target's measurements (see prunefront reprofile)."
+    ),
+]
 
 
 def _source(storage: str | None, run: Path | None) -> str:
@@ -55,6 +61,7 @@ def report(
     study: StudyOpt = None,
     storage: StorageOpt = None,
     run: RunOpt = None,
+    target: TargetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a study's report: report.html (offline), figures (PNG, SVG), CSV and summary.json."""
@@ -62,7 +69,7 @@ def report(
     from prunefront.reports._write import check_out_dir, write_report
 
     check_out_dir(out)
-    data = build_report(_load(study, storage, run))
+    data = build_report(_load(study, storage, run), target=target)
     files = write_report(data, out)
     if as_json:
         _emit({"out": str(files.out), "files": list(files.files), "summary": data.to_dict()})
@@ -71,6 +78,7 @@ def report(
         stderr_console.print(f"note: {note}", markup=False, highlight=False)
     rows = [
         ("study", data.meta.study_name),
+        ("measurements of target", data.target),
         ("trials", ", ".join(f"{n} {s.lower()}" for s, n in data.states.items() if n) or "none"),
         ("on the front", ", ".join(str(n) for n in data.pareto.front) or "-"),
         ("failures", len(data.failures)),
@@ -95,6 +103,50 @@ def report(
             ["level (B)", "small-dense trial", m, "large-sparse trial", m, f"winner on {m}"],
             iso_rows,
         )
+    if data.targets is not None:
+        _print_targets(data.targets, data.meta.metric_name)
+
+
+def _print_targets(info: Any, metric: str) -> None:
+    print_table(
+        "one front per target",
+        ["target", "measured", "front", "fastest", "knee"],
+        [
+            (
+                t.label,
+                len(t.measured),
+                ", ".join(str(n) for n in t.front) or "-",
+                t.fastest if t.fastest is not None else "-",
+                t.knee if t.knee is not None else "-",
+            )
+            for t in info.targets
+        ],
+    )
+    names = [t.name for t in info.targets]
+    print_table(
+        "which configuration wins where (latency ms; f = on the front, F = fastest, K = knee)",
+        ["trial", "width", "sparsity", metric, *names],
+        [
+            (
+                r.trial,
+                r.width,
+                round(r.sparsity, 3),
+                r.metric,
+                *(
+                    "-"
+                    if r.latency_ms[n] is None
+                    else f"{r.latency_ms[n]:.4g} "
+                    + "".join(
+                        mark
+                        for role, mark in (("front", "f"), ("fastest", "F"), ("knee", "K"))
+                        if role in r.wins[n]
+                    )
+                    for n in names
+                ),
+            )
+            for r in info.rows
+        ],
+    )
 
 
 def _check_card_dir(out: Path) -> None:
@@ -141,6 +193,7 @@ def select(
         Path | None,
         typer.Option("--out", help="Write deployment.md and deployment.json into this folder."),
     ] = None,
+    target: TargetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Choose the trial to ship under your constraints and write its deployment card."""
@@ -159,8 +212,8 @@ def select(
     if out is not None:
         _check_card_dir(out)
     loaded = _load(study, storage, run)
-    meta = study_meta(loaded)
-    frame = trials_frame(loaded, meta)
+    meta = study_meta(loaded, target)
+    frame = trials_frame(loaded, meta, target)
     selection = select_trial(frame, meta, requirements)
     if selection.chosen is None:
         if as_json:

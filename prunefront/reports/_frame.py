@@ -9,6 +9,10 @@ Columns of the trials frame: ``number``, ``state``, ``datetime_start``, ``dateti
 name (``user_attrs_<name>`` if it collides with one of the columns above), and the derived
 ``metric`` (the task metric), ``sparsity`` (target, else actual) and ``family``
 (``large-sparse`` when sparsity > 0, else ``small-dense``; a seeded pair's label wins).
+
+Both take ``target``: the name of a target the study's trials were measured on again
+(``prunefront reprofile``); the frame then carries that target's latency and energy (and the
+meta its device), so everything computed from them is that target's view.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 import optuna
 import pandas as pd
 
+from prunefront.reports._target_frame import swap_target, target_inputs
 from prunefront.studies._schema import (
     STUDY_CONFIG,
     STUDY_DEVICE,
@@ -135,11 +140,13 @@ def _search_cost(attrs: dict[str, Any]) -> dict[str, Any]:
     return cost
 
 
-def study_meta(study: optuna.Study) -> StudyMeta:
+def study_meta(study: optuna.Study, target: str | None = None) -> StudyMeta:
     """Read a study's metadata, with defaults where an attribute is missing.
 
     Args:
         study: The study.
+        target: A reprofiled target's name: its device, and only the objectives it measured
+            (a target without energy values has no ``energy_mj`` objective).
 
     Returns:
         Its metadata; objective names default to ``metric``, ``latency_ms``, ``energy_mj``,
@@ -159,13 +166,24 @@ def study_meta(study: optuna.Study) -> StudyMeta:
     direction = metric.get("direction")
     if direction not in ("maximize", "minimize"):
         direction = directions[objectives.index("metric")] if "metric" in objectives else "maximize"
+    device = _as_dict(attrs.get(STUDY_DEVICE))
+    if target is not None:
+        record, profiles = target_inputs(attrs, target)
+        device = {**record.device, "target": record.name, "settings": record.settings}
+        kept = [
+            i
+            for i, name in enumerate(objectives)
+            if name != "energy_mj" or any(p.energy_mj is not None for p in profiles.values())
+        ]
+        objectives = tuple(objectives[i] for i in kept)
+        directions = tuple(directions[i] for i in kept)
     return StudyMeta(
         study_name=study.study_name,
         objectives=objectives,
         directions=directions,
         metric_name=str(metric.get("name") or "metric"),
         metric_direction=str(direction),
-        device=_as_dict(attrs.get(STUDY_DEVICE)),
+        device=device,
         config=_as_dict(attrs.get(STUDY_CONFIG)),
         search_cost=_search_cost(attrs),
         format_version=version if isinstance(version, int) else None,
@@ -204,24 +222,30 @@ def _family(seeded: Any, sparsity: float) -> str | None:
     return LARGE_SPARSE if sparsity > _DENSE_SPARSITY else SMALL_DENSE
 
 
-def trials_frame(study: optuna.Study, meta: StudyMeta | None = None) -> pd.DataFrame:
+def trials_frame(
+    study: optuna.Study, meta: StudyMeta | None = None, target: str | None = None
+) -> pd.DataFrame:
     """One row per trial (every state), ordered by trial number.
 
     Args:
         study: The study.
         meta: Its metadata (read from the study when omitted).
+        target: A reprofiled target's name: its measurements replace the search's.
 
     Returns:
         The trials frame (columns described in the module docstring); zero rows for an empty
         study, with every derived column present.
     """
-    meta = meta or study_meta(study)
-    rows = [_trial_row(t, meta.objectives) for t in study.get_trials(deepcopy=False)]
+    meta = meta or study_meta(study, target)
+    profiles = target_inputs(study.user_attrs, target)[1] if target is not None else None
+    # Trial values follow the study's objectives, whatever a target's meta leaves out.
+    stored = study_meta(study).objectives if target is not None else meta.objectives
+    rows = [_trial_row(t, stored) for t in study.get_trials(deepcopy=False)]
     frame = pd.DataFrame.from_records(rows)
     for column in ("number", "state", "datetime_start", "datetime_complete", "duration_s"):
         if column not in frame:
             frame[column] = pd.Series(dtype=object)
-    for name in meta.objectives:
+    for name in stored:
         frame[f"values_{name}"] = pd.to_numeric(frame.get(f"values_{name}"), errors="coerce")
     for column in _NUMERIC:
         if column not in frame and f"params_{column}" in frame:
@@ -243,4 +267,6 @@ def trials_frame(study: optuna.Study, meta: StudyMeta | None = None) -> pd.DataF
         _family(seeded, float(s))
         for seeded, s in zip(frame["seeded"], frame["sparsity"], strict=True)
     ]
+    if profiles is not None and target is not None:
+        frame = swap_target(frame, target, profiles)
     return frame.sort_values("number", kind="stable").reset_index(drop=True)

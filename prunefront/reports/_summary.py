@@ -12,7 +12,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 import pandas as pd
@@ -21,6 +21,9 @@ from prunefront.reports._frame import StudyMeta, study_meta, trials_frame
 from prunefront.reports._hypervolume import HypervolumeInfo, hypervolume_history
 from prunefront.reports._iso import IsoTable, iso_footprint_table
 from prunefront.reports._pareto import ParetoInfo, pareto_info
+
+if TYPE_CHECKING:
+    from prunefront.reports._targets import TargetsInfo
 
 __all__ = ["Failure", "Provenance", "ReportData", "SearchCost", "build_report", "report_data"]
 
@@ -132,6 +135,9 @@ class ReportData:
         provenance: How each number was obtained.
         cost: The search's own cost.
         notes: Sentences a reader must see (e.g. "no complete trial yet").
+        target: The target whose measurements this report shows (``search``: the search's).
+        targets: Every target's front and which configuration wins where (None when the
+            study was measured on its own target only).
     """
 
     meta: StudyMeta
@@ -144,6 +150,8 @@ class ReportData:
     provenance: Provenance
     cost: SearchCost
     notes: tuple[str, ...] = field(default_factory=tuple)
+    target: str = "search"
+    targets: TargetsInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the frame, JSON-ready (``summary.json``)."""
@@ -158,6 +166,8 @@ class ReportData:
             "provenance": self.provenance.to_dict(),
             "search_cost": self.cost.to_dict(),
             "notes": list(self.notes),
+            "target": self.target,
+            "targets": self.targets.to_dict() if self.targets is not None else None,
         }
 
 
@@ -311,14 +321,21 @@ def report_data(frame: pd.DataFrame, meta: StudyMeta) -> ReportData:
     )
 
 
-def build_report(study: optuna.Study) -> ReportData:
+def build_report(study: optuna.Study, target: str | None = None) -> ReportData:
     """Read a study and compute its report's data.
 
     Args:
         study: The study (any storage).
+        target: A target the trials were measured on again (``prunefront reprofile``): the
+            fronts, the iso-footprint table and every measured column are that target's.
 
     Returns:
         The report's data.
     """
-    meta = study_meta(study)
-    return report_data(trials_frame(study, meta), meta)
+    from dataclasses import replace
+
+    from prunefront.reports._targets import targets_info
+
+    meta = study_meta(study, target)
+    data = report_data(trials_frame(study, meta, target), meta)
+    return replace(data, target=target or "search", targets=targets_info(study))

@@ -16,9 +16,20 @@ from prunefront.studies._schema import (
     STUDY_SEARCH_COST,
     TRIAL_KEYS,
 )
+from prunefront.studies._targets import (
+    SEARCH_TARGET,
+    TargetProfile,
+    TargetRecord,
+    check_target_name,
+    profile_key,
+    target_key,
+    target_profiles,
+    target_records,
+)
 
 __all__ = [
     "JOURNAL_NAME",
+    "SEARCH_TARGET",
     "STUDY_CONFIG",
     "STUDY_DEVICE",
     "STUDY_FORMAT_VERSION",
@@ -26,7 +37,14 @@ __all__ = [
     "STUDY_OBJECTIVES",
     "STUDY_SEARCH_COST",
     "TRIAL_KEYS",
+    "TargetProfile",
+    "TargetRecord",
+    "check_target_name",
     "mask_url",
     "open_storage",
     "open_study",
+    "profile_key",
+    "target_key",
+    "target_profiles",
+    "target_records",
 ]

@@ -31,6 +31,8 @@ STUDY_DEVICE = "device"  # dict: the target's description (describe_device / age
 STUDY_SEARCH_COST = (
     "search_cost"  # prefix: one "search_cost:<host:pid>:<start>" dict per worker run
 )
+# "target:<name>" and "target:<name>:trial:<number>": measurements on further targets
+# (prunefront reprofile); see studies._targets.
 
 TRIAL_KEYS: dict[str, str] = {
     # the candidate

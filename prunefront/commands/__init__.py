@@ -1,0 +1,1 @@
+"""CLI commands that span several subpackages, one module per command (registered by ``cli``)."""
