@@ -34,7 +34,7 @@ from prunefront.agent import (
     read_token,
 )
 from prunefront.errors import PrunefrontError
-from prunefront.export import OnnxCheck, OnnxExport, compare_onnx, export_onnx
+from prunefront.export import OnnxCheck, OnnxExport, compare_onnx, compress_onnx, export_onnx
 from prunefront.profilers import (
     EnergyResult,
     Measurement,
@@ -118,9 +118,20 @@ def result_from_document(
 
 
 def _export_checked(
-    model: nn.Module, example_inputs: Sequence[torch.Tensor], folder: Path
+    model: nn.Module, example_inputs: Sequence[torch.Tensor], folder: Path, dtype: str
 ) -> tuple[OnnxExport, OnnxCheck]:
     export = export_onnx(model, example_inputs, folder / "candidate.onnx")
+    if dtype != "float32":
+        # The device runs the weights as stored: int8 as a weight-only QDQ model.
+        import onnx
+
+        compressed = compress_onnx(onnx.load(str(export.path)), dtype=dtype)
+        onnx.save(compressed.model, str(export.path))
+        export = replace(
+            export,
+            size_bytes=export.path.stat().st_size,
+            notes=(*export.notes, f"weights stored compressed in {dtype}"),
+        )
     check = compare_onnx(export.path, model, example_inputs)
     if not check.matches:
         raise PrunefrontError(f"the ONNX export does not reproduce the model: {check.reason}")
@@ -167,6 +178,7 @@ def profile_remote(
     timeout_s: float = 900.0,
     adb_binary: str | None = None,
     adb_runner: AdbRunner | None = None,
+    dtype: str = "float32",
 ) -> ProfileResult:
     """Measure ``model`` on a remote target and return the result like a local profile's.
 
@@ -187,6 +199,9 @@ def profile_remote(
         timeout_s: Socket timeout of one attempt.
         adb_binary: For ``adb://``: the benchmark binary's path on the device.
         adb_runner: For ``adb://``: how adb is run (tests pass ``ReplayedAdb``).
+        dtype: The budget's value dtype. Other than ``float32``, the file sent is the
+            compressed ONNX in that dtype (``int8``: a weight-only QDQ model), so the device
+            times the weights as they are stored; ``model`` must hold them so rounded.
 
     Raises:
         RemoteUnavailable: the device did not answer after the retries.
@@ -199,7 +214,7 @@ def profile_remote(
         raise PrunefrontError("example_inputs: give at least one input tensor")
     batch = batch_size if batch_size is not None else int(example_inputs[0].shape[0])
     with tempfile.TemporaryDirectory(prefix="prunefront-remote-") as folder:
-        export, check = _export_checked(model, example_inputs, Path(folder))
+        export, check = _export_checked(model, example_inputs, Path(folder), dtype)
         if parsed.kind == "adb":
             if adb_binary is None:
                 raise PrunefrontError("adb:// targets need the benchmark binary (--adb-binary)")

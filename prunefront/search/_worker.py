@@ -127,6 +127,7 @@ def profile_function(config: RunConfig) -> Callable[[torch.nn.Module, Task], Any
                 energy=target.energy,
                 settings=settings,
                 adb_binary=target.adb_binary,
+                dtype=config.budget.dtype,
             )
         return profile_candidate(
             model,
