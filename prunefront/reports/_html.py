@@ -29,6 +29,7 @@ from prunefront.reports._tables import (
     provenance_html,
     trials_table,
 )
+from prunefront.reports._targets_html import targets_html
 from prunefront.reports._views import ScatterView
 
 __all__ = ["render_html"]
@@ -159,6 +160,11 @@ def render_html(data: ReportData, views: tuple[ScatterView, ...], files: list[st
         ),
         ("iso", "Iso-footprint comparison (the paper's Table 6 for this model)", iso_table(data)),
         ("front", "Trials on the front", pareto_table(data)),
+        *(
+            [("targets", "One front per target", targets_html(data))]
+            if data.targets is not None
+            else []
+        ),
         (
             "hypervolume",
             "Hypervolume over trials",

@@ -17,6 +17,7 @@ import pytest
 from prunefront.cli import main
 from prunefront.config import RunConfig
 from prunefront.reports import build_report
+from prunefront.reports._html import render_html
 from prunefront.search import plan_search, run_search
 from prunefront.studies import open_study, target_profiles
 
@@ -101,7 +102,10 @@ def test_report_and_select_use_the_named_targets_numbers(
     code, _, err = cli(["reprofile", "--run", str(run_dir), *TARGET, "--trials", "all"], capsys)
     assert code == 0, err
     stored = target_profiles(_attrs(run_dir), "cpu2x4")
-    summary = build_report(open_study("rp", run=run_dir), target="cpu2x4").to_dict()
+    data = build_report(open_study("rp", run=run_dir), target="cpu2x4")
+    page = render_html(data, (), [])
+    assert "One front per target" in page and "cpu2x4 (cpu, threads 2, batch 4)" in page
+    summary = data.to_dict()
     assert summary["target"] == "cpu2x4"
     assert summary["study"]["device"]["settings"]["batch_size"] == 4
     fronts = {t["name"]: t for t in summary["targets"]["targets"]}
