@@ -24,6 +24,7 @@ from optuna.trial import TrialState
 
 from prunefront.config import RunConfig, TargetConfig
 from prunefront.errors import PrunefrontError
+from prunefront.search._trials import DUPLICATE_KEY
 from prunefront.studies import (
     STUDY_CONFIG,
     TargetProfile,
@@ -36,8 +37,6 @@ from prunefront.studies import (
 )
 
 __all__ = ["ReprofilePlan", "ReprofileResult", "plan_reprofile", "run_reprofile", "target_settings"]
-
-_DUPLICATE_KEY = "duplicate_of"
 
 
 def target_settings(target: TargetConfig) -> dict[str, Any]:
@@ -130,7 +129,7 @@ def _chosen(study: optuna.Study, spec: str | list[int]) -> list[int]:
         return [
             t.number
             for t in trials
-            if t.state == TrialState.COMPLETE and _DUPLICATE_KEY not in t.user_attrs
+            if t.state == TrialState.COMPLETE and DUPLICATE_KEY not in t.user_attrs
         ]
     chosen: list[int] = []
     for number in spec:
@@ -146,7 +145,7 @@ def _chosen(study: optuna.Study, spec: str | list[int]) -> list[int]:
                 "only completed trials have saved weights"
             )
         # A duplicate took an earlier trial's results and saved no weights of its own.
-        original = trial.user_attrs.get(_DUPLICATE_KEY)
+        original = trial.user_attrs.get(DUPLICATE_KEY)
         chosen.append(int(original) if isinstance(original, int) else number)
     return sorted(set(chosen))
 
