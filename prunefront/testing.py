@@ -101,6 +101,7 @@ class TinyTask(SupervisedTask):
         num_samples: Training points (half as many again are generated for evaluation).
         seed: Seed of the synthetic data.
         channel_multiple: Hidden sizes are rounded to multiples of this; 1 disables rounding.
+        init_seed: Seed of the initial weights; None (default): the training seed's.
     """
 
     def __init__(
@@ -112,6 +113,7 @@ class TinyTask(SupervisedTask):
         num_samples: int = 512,
         seed: int = 0,
         channel_multiple: int = 8,
+        init_seed: int | None = None,
     ) -> None:
         scale_channels(8, 1.0, channel_multiple)
         gen = torch.Generator().manual_seed(seed)
@@ -141,6 +143,7 @@ class TinyTask(SupervisedTask):
             optimizer_fn=_adam(lr),
             epochs=epochs,
             batch_size=batch_size,
+            init_seed=init_seed,
         )
 
 
@@ -173,6 +176,7 @@ class TinyConvTask(SupervisedTask):
         num_samples: int = 512,
         seed: int = 0,
         channel_multiple: int = 8,
+        init_seed: int | None = None,
     ) -> None:
         scale_channels(8, 1.0, channel_multiple)
         gen = torch.Generator().manual_seed(seed)
@@ -205,6 +209,7 @@ class TinyConvTask(SupervisedTask):
             optimizer_fn=_adam(lr),
             epochs=epochs,
             batch_size=batch_size,
+            init_seed=init_seed,
         )
 
 
@@ -253,6 +258,7 @@ class TinyLstmTask(SupervisedTask):
         num_samples: int = 512,
         seed: int = 0,
         channel_multiple: int = 8,
+        init_seed: int | None = None,
     ) -> None:
         scale_channels(8, 1.0, channel_multiple)
         gen = torch.Generator().manual_seed(seed)
@@ -275,6 +281,7 @@ class TinyLstmTask(SupervisedTask):
             epochs=epochs,
             batch_size=batch_size,
             max_grad_norm=1.0,
+            init_seed=init_seed,
         )
 
 
