@@ -28,7 +28,12 @@ from prunefront.errors import PrunefrontError
 from prunefront.search._cost import SearchCostTracker
 from prunefront.search._progress import Progress, StudyWatcher, progress
 from prunefront.search._storage import BudgetLock, StorageSpec, open_storage, resolve_storage
-from prunefront.search._study import create_or_resume, make_sampler, worker_seed
+from prunefront.search._study import (
+    create_or_resume,
+    make_sampler,
+    seeded_pair_trials,
+    worker_seed,
+)
 from prunefront.search._trials import budget_used
 from prunefront.search._worker import (
     TrialEvent,
@@ -62,6 +67,7 @@ class SearchPlan:
     device: dict[str, Any]
     dropped_widths: tuple[float, ...]
     budget_bytes: int
+    pair_trials: int = 0
 
 
 def _energy_measurable(config: RunConfig) -> tuple[bool, str]:
@@ -116,6 +122,7 @@ def plan_search(config: RunConfig, *, workers: int | None = None) -> SearchPlan:
             "PostgreSQL for --workers > 1"
         )
     space = build_space(config, make_task(config))
+    pair_trials = len(seeded_pair_trials(config, space))
     objectives = resolve_objectives(config)
     device = config.target.device
     description = (
@@ -132,6 +139,7 @@ def plan_search(config: RunConfig, *, workers: int | None = None) -> SearchPlan:
         device=description,
         dropped_widths=space.dropped_widths,
         budget_bytes=space.budget_bytes,
+        pair_trials=pair_trials,
     )
 
 
@@ -222,6 +230,12 @@ def run_search(
         f"{plan.storage.display} (run folder {plan.run_dir}); {used}/{budget} trials used, "
         f"{waiting} queued; objectives {', '.join(plan.objectives)}; budget {plan.budget_bytes} B"
     )
+    if plan.pair_trials > budget:
+        say(
+            f"the {plan.pair_trials} seeded pair trials (2 sides x {plan.config.search.pair_seeds}"
+            f" seeds per level) exceed search.trials = {budget}: only the first {budget} run, "
+            "and the verdict lacks the rest (raise search.trials)"
+        )
     if plan.dropped_widths:
         say(f"widths {list(plan.dropped_widths)} fit the budget at no sparsity and are skipped")
     if plan.workers == 1:

@@ -29,6 +29,7 @@ def config_text(
     budget: int = 6000,
     options: str = "{ epochs = 2 }",
     fmt: str = "auto",
+    pair_seeds: int = 1,
 ) -> str:
     storage_line = f'storage = "{storage}"' if storage else ""
     options_line = f"options = {options}" if task == "tiny" and options else ""
@@ -51,6 +52,7 @@ trials = {trials}
 run_dir = "{run_dir}"
 study_name = "{study}"
 sampler = "random"
+pair_seeds = {pair_seeds}
 {storage_line}
 {extra}
 """
