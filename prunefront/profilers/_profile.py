@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from prunefront.errors import PrunefrontError
+from prunefront.profilers._compare import warm_up_process
 from prunefront.profilers._device import describe_device, parse_device
 from prunefront.profilers._energy import (
     EnergyResult,
@@ -276,6 +277,8 @@ def _time_strategies(
     method = "cuda_events" if cuda else "perf_counter"
     # Back-to-back calls: CUDA events bracket them, so no per-call synchronisation is needed.
     workloads = {n: _forward(m, inputs, device, sync=False) for n, m in runnable.items()}
+    if workloads:  # the first profile of a process must not read slow
+        warm_up_process(next(iter(workloads.values())), settings.process_warmup_s)
     stats = time_interleaved(workloads, settings=settings, timer=timer) if workloads else {}
     for name, stat in stats.items():
         measurement = stat.to_measurement(method=method, strategy=name)

@@ -158,14 +158,18 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
     trial.set_user_attr("max_bytes", cap)
     done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     # Pair replicates always train: the verdict's statistics need each seed's own trial.
-    earlier = None if "seeded" in trial.user_attrs else same_candidate(
-        done,
-        width=width,
-        pattern=pattern,
-        sparsity=sparsity,
-        seed=seed,
-        max_bytes=cap,
-        train_device=ctx.config.search.train_device,
+    earlier = (
+        None
+        if "seeded" in trial.user_attrs
+        else same_candidate(
+            done,
+            width=width,
+            pattern=pattern,
+            sparsity=sparsity,
+            seed=seed,
+            max_bytes=cap,
+            train_device=ctx.config.search.train_device,
+        )
     )
     if earlier is not None:
         return _take_results(ctx, trial, earlier)

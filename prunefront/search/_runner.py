@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
 from prunefront.search._cost import SearchCostTracker
+from prunefront.search._final import finalize_study
 from prunefront.search._progress import Progress, StudyWatcher, progress
 from prunefront.search._storage import BudgetLock, StorageSpec, open_storage, resolve_storage
 from prunefront.search._study import (
@@ -245,10 +246,21 @@ def run_search(
                 on_event(event, progress(study, budget, started, used))
 
         run_worker(plan, 0, forward)
-        return study
-    report = on_event or (lambda event, now: say(now.line()))
-    _run_pool(plan, say=say, started=started, used=used, on_event=report)
+    else:
+        report = on_event or (lambda event, now: say(now.line()))
+        _run_pool(plan, say=say, started=started, used=used, on_event=report)
+    _finalize_when_done(study, plan, say)
     return study
+
+
+def _finalize_when_done(study: optuna.Study, plan: SearchPlan, say: Callable[[str], None]) -> None:
+    """Once the budget is used and no trial runs, re-measure the pairs and the front."""
+    trials = study.get_trials(deepcopy=False)
+    if budget_used(trials) < plan.config.search.trials or any(
+        t.state == TrialState.RUNNING for t in trials
+    ):
+        return
+    finalize_study(study, plan.config, plan.run_dir, say=say)
 
 
 def _run_pool(

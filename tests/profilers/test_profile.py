@@ -78,7 +78,9 @@ def test_an_injected_meter_is_used_for_energy() -> None:
     # of them: one call per sample and a sample cap. Left to real time (FAST.latency), a loaded
     # machine that never settles ran thousands of passes, carried the fake clock past the end of
     # the 60 s trace, and the energy counter read as frozen.
-    bounded = LatencySettings(min_time_s=0.0, max_time_s=5.0, min_sample_ms=0.0, max_repeats=40)
+    bounded = LatencySettings(
+        min_time_s=0.0, max_time_s=5.0, min_sample_ms=0.0, max_repeats=40, process_warmup_s=0.0
+    )
     settings = ProfileSettings(latency=bounded)
     result = profile_candidate(
         Ticking(),

@@ -209,7 +209,10 @@ def test_seed_replicates_differ_in_initial_weights_and_repeat_bit_identically(
     results = []
     for seed in (0, 1, 0):
         model, result = train_candidate(
-            FACTORIES[task_name](), Candidate(width=0.5, sparsity=0.0), seed=seed, step_hook=record(seed)
+            FACTORIES[task_name](),
+            Candidate(width=0.5, sparsity=0.0),
+            seed=seed,
+            step_hook=record(seed),
         )
         results.append((model.state_dict(), result.metric_value))
     assert not all(torch.equal(p, q) for p, q in zip(first_steps[0], first_steps[1], strict=True))
