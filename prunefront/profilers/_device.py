@@ -177,7 +177,7 @@ def doctor_report(*, rapl_root: Path | str = DEFAULT_POWERCAP_ROOT) -> dict[str,
         },
         "latency": {"cpu": "perf_counter", "cuda": "cuda_events" if cuda["available"] else None},
         "memory": {
-            "cpu": "vmhwm" if os.access("/proc/self/clear_refs", os.W_OK) else "getrusage_maxrss",
+            "cpu": "torch_profiler_allocations",
             "cuda": "torch_cuda_max_memory_allocated" if cuda["available"] else None,
         },
     }

@@ -163,6 +163,10 @@ class ProfileResult:
                 "method": memory.method,
                 "scope": memory.scope,
                 "increase_bytes": memory.details.get("increase_bytes"),
+                "weights_bytes": memory.details.get("weights_bytes"),
+                "forward_peak_bytes": memory.details.get("forward_peak_bytes"),
+                "process_peak_bytes": memory.details.get("process_peak_bytes"),
+                "reason": memory.reason,
                 "notes": list(memory.notes),
             },
             "device": dict(self.device),
@@ -342,8 +346,9 @@ def profile_candidate(
         outcomes, runnable = _try_strategies(reference_model, inputs, dev, names, cfg)
         latency, chosen = _time_strategies(runnable, inputs, dev, cfg.latency, outcomes)
         # Energy and memory are taken with the deployed strategy, each pass synchronised.
-        run_once = _forward(runnable.get(chosen or "", reference_model), inputs, dev, sync=True)
-        memory = measure_peak_memory(run_once, dev)
+        deployed = runnable.get(chosen or "", reference_model)
+        run_once = _forward(deployed, inputs, dev, sync=True)
+        memory = measure_peak_memory(run_once, dev, model=deployed)
         meter = energy_meter or select_energy_meter(dev, energy, rapl_root=rapl_root)
         energy_result = measure_energy(meter, run_once, batch_size=batch, settings=cfg.energy)
     return ProfileResult(

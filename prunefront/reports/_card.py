@@ -140,7 +140,7 @@ def _measurements(row: pd.Series, meta: StudyMeta) -> list[dict[str, Any]]:
             "bytes of the weights in the storage format the budget constrains",
         ),
         ("file_bytes", "size on disk", "the saved sparse weights"),
-        ("peak_memory_bytes", "", "peak runtime memory"),
+        ("peak_memory_bytes", "", "peak runtime memory (see its scope)"),
         ("params_nonzero", "counted", "nonzero parameters"),
         ("params_total", "counted", "all parameters"),
     ):
@@ -153,10 +153,24 @@ def _measurements(row: pd.Series, meta: StudyMeta) -> list[dict[str, Any]]:
                     "unit": "bytes" if key.endswith("_bytes") else "count",
                     "kind": record.get("kind") or "measured",
                     "method": record.get("method") or method or "unrecorded",
-                    "note": note,
+                    "note": _memory_note(record) if key == "peak_memory_bytes" else note,
                 }
             )
     return found
+
+
+def _memory_note(record: dict[str, Any]) -> str:
+    """What the peak memory number covers, precisely (older studies: the whole process)."""
+    details = record.get("details") or {}
+    if record.get("scope") == "model_inference":
+        return (
+            f"this model's inference: weights {details.get('weights_bytes')} B + peak forward "
+            f"allocations {details.get('forward_peak_bytes')} B (the whole process peaked at "
+            f"{details.get('process_peak_bytes')} B, interpreter and libraries included)"
+        )
+    if record.get("scope") == "cuda_allocator":
+        return "the CUDA allocator's peak during one forward pass (tensors of this process)"
+    return "the whole process's resident-set peak (interpreter, libraries), not the model's"
 
 
 def _json_value(row: pd.Series, key: str) -> Any:
