@@ -70,6 +70,19 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
+@pytest.fixture(scope="module")
+def write_module_config(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``write_config`` for a search shared by a whole test module (one folder per module)."""
+    root = tmp_path_factory.mktemp("search")
+
+    def write(name: str = "search.toml", **kwargs: object) -> Path:
+        path = root / name
+        path.write_text(config_text(root / "run", **kwargs))  # type: ignore[arg-type]
+        return path
+
+    return write
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """The local PostgreSQL server, or a skip that says why."""
