@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -290,13 +290,26 @@ def _row(level: int, pairs: pd.DataFrame, meta: StudyMeta) -> IsoRow:
             "latency_ratio": {"value": math.nan, "ci95": None, "rounds": 0, "reason": reason},
             "energy_ratio": {"value": math.nan, "ci95": None, "n": 0, "reason": reason},
         }
-        return IsoRow(
-            level_bytes=level,
-            large_sparse=sparse,
-            small_dense=dense,
-            comparison=comparison,
-            winners=winners,
-        )
+    else:
+        sparse, dense = _compare(level, meta, sparse, dense, comparison, winners)
+    return IsoRow(
+        level_bytes=level,
+        large_sparse=sparse,
+        small_dense=dense,
+        comparison=comparison,
+        winners=winners,
+    )
+
+
+def _compare(
+    level: int,
+    meta: StudyMeta,
+    sparse: IsoSide,
+    dense: IsoSide,
+    comparison: dict[str, dict[str, Any]],
+    winners: dict[str, str],
+) -> tuple[IsoSide, IsoSide]:
+    """Fill ``comparison`` and ``winners``; return the sides with side-by-side latencies."""
     comparison["metric"], winners["metric"] = _metric(sparse, dense, meta.metric_direction)
     comparison["latency_ratio"], winners["latency_ms"] = _latency(level, meta, sparse, dense)
     comparison["energy_ratio"], winners["energy_mj"] = _energy(sparse, dense)
@@ -307,20 +320,12 @@ def _row(level: int, pairs: pd.DataFrame, meta: StudyMeta) -> IsoRow:
         measured = meta.pair_latency[str(level)]
         sparse = _replace_latency(sparse, measured.get("a_ms"))
         dense = _replace_latency(dense, measured.get("b_ms"))
-    return IsoRow(
-        level_bytes=level,
-        large_sparse=sparse,
-        small_dense=dense,
-        comparison=comparison,
-        winners=winners,
-    )
+    return sparse, dense
 
 
 def _replace_latency(side: IsoSide, value: Any) -> IsoSide:
     if not isinstance(value, int | float):
         return side
-    from dataclasses import replace
-
     return replace(side, latency_ms=float(value))
 
 
