@@ -38,6 +38,7 @@ __all__ = [
     "PynvmlReader",
     "counter_supported",
     "shared_reader",
+    "start_nvml",
 ]
 
 
@@ -106,15 +107,7 @@ class PynvmlReader:
     """
 
     def __init__(self, device: torch.device | str | int = 0, *, library: Any = None) -> None:
-        if library is None:
-            try:
-                import pynvml as library
-            except ImportError as error:
-                raise NvmlUnavailable(
-                    f"pynvml is not installed (nvidia-ml-py): {error}"
-                ) from error
-        self._nvml = library
-        _start(library)
+        self._nvml = start_nvml(library)
         self._index = _index(device)
         self._handle, self._matched_by = self._find_handle(self._index)
         self._instant = True  # until the field answers NOT_SUPPORTED
@@ -203,6 +196,24 @@ _READERS: dict[tuple[int, int], PynvmlReader] = {}
 _LOCK = threading.Lock()
 
 
+def start_nvml(library: Any = None) -> Any:
+    """Start NVML for this process (once) and return the ``pynvml`` module used.
+
+    Args:
+        library: The ``pynvml`` module (tests pass ``FakePynvml``); default: import it.
+
+    Raises:
+        NvmlUnavailable: pynvml is not installed, or NVML cannot start (the reason says which).
+    """
+    if library is None:
+        try:
+            import pynvml as library
+        except ImportError as error:
+            raise NvmlUnavailable(f"pynvml is not installed (nvidia-ml-py): {error}") from error
+    _start(library)
+    return library
+
+
 def _start(library: Any) -> None:
     """``nvmlInit`` once per process (per library object), ``nvmlShutdown`` at exit."""
     with _LOCK:
@@ -238,11 +249,14 @@ def shared_reader(device: torch.device | str | int = 0, *, library: Any = None) 
     Raises:
         NvmlUnavailable: as ``PynvmlReader``.
     """
+    library = start_nvml(library)
     key = (id(library), _index(device))
-    reader = _READERS.get(key)
+    with _LOCK:
+        reader = _READERS.get(key)
     if reader is None:
         reader = PynvmlReader(device, library=library)
-        _READERS[key] = reader
+        with _LOCK:
+            reader = _READERS.setdefault(key, reader)
     return reader
 
 
