@@ -489,5 +489,6 @@ class NvmlCounterMeter:
             method=self.method,
             scope="gpu_device",
             details=details,
+            details_on_power=True,  # which GPU, and how it was matched, in every record
         )
         return [replace(r, notes=(*r.notes, *notes)) for r in records]

@@ -141,6 +141,7 @@ class NvmlPowerMeter:
             method=self.method,
             scope="gpu_device",
             details=details,
+            details_on_power=True,  # which GPU, and how it was matched, in every record
         )
         return [replace(r, notes=(*r.notes, *self._notes)) for r in records]
 
