@@ -128,8 +128,8 @@ def _nvml_section(cuda_devices: int) -> dict[str, Any]:
     except NvmlUnavailable as error:
         return {"available": False, "reason": str(error), "devices": []}
     if cuda_devices == 0:
-        reason = "NVML works but no CUDA device is visible to torch"
-        return {"available": False, "reason": reason, "devices": []}
+        none_visible = "NVML works but no CUDA device is visible to torch"
+        return {"available": False, "reason": none_visible, "devices": []}
     devices: list[dict[str, Any]] = []
     for index in range(cuda_devices):
         try:
@@ -175,7 +175,8 @@ def _matched(nvml: dict[str, Any]) -> str | None:
     first = nvml["devices"][0] if nvml["devices"] else None
     if first is None or not first["energy_method"]:
         return None
-    return f"{first['cuda_device']} = {first['name']} ({first['uuid']}), matched by {first['matched_by']}"
+    device, name, uuid = first["cuda_device"], first["name"], first["uuid"]
+    return f"{device} = {name} ({uuid}), matched by {first['matched_by']}"
 
 
 def _rapl_section(root: Path | str) -> dict[str, Any]:

@@ -96,8 +96,9 @@ def select_energy_meter(
 
     ``auto``: the device's sensor (NVML counter, else NVML power integration; on a Jetson,
     which has no NVML, the board's INA3221 input rail; RAPL on CPUs), else an ``unavailable``
-    meter with the reason. NVML is started once per process and its readers are reused. ``estimate``: the same, but codecarbon's
-    labelled estimate instead of ``unavailable``. ``off``: always ``unavailable``.
+    meter with the reason. ``estimate``: the same, but codecarbon's labelled estimate instead
+    of ``unavailable``. ``off``: always ``unavailable``. NVML is started once per process and
+    its readers are reused.
 
     Raises:
         PrunefrontError: ``policy`` is not one of auto, off, estimate.

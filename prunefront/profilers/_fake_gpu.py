@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from unittest import mock
 
 import torch
@@ -83,7 +83,7 @@ class FakeGpu:
 class _NVMLError(Exception):
     """Stands for ``pynvml.NVMLError``: ``value`` is the NVML return code."""
 
-    _names = {
+    _names: ClassVar[dict[int, str]] = {
         NVML_ERROR_INVALID_ARGUMENT: "Invalid Argument",
         NVML_ERROR_NOT_SUPPORTED: "Not Supported",
         NVML_ERROR_NOT_FOUND: "Not Found",
@@ -132,32 +132,32 @@ class FakePynvml:
     def _all(self) -> list[FakeGpu]:
         return [g for gpu in self.gpus for g in (gpu, *gpu.mig_instances)]
 
-    def nvmlInit(self) -> None:  # noqa: N802 - pynvml's names
+    def nvmlInit(self) -> None:
         """Start NVML (or fail with ``init_error``)."""
         self._count("nvmlInit")
         if self.init_error is not None:
             raise _NVMLError(self.init_error)
 
-    def nvmlShutdown(self) -> None:  # noqa: N802
+    def nvmlShutdown(self) -> None:
         """Stop NVML."""
         self._count("nvmlShutdown")
 
-    def nvmlSystemGetDriverVersion(self) -> str:  # noqa: N802
+    def nvmlSystemGetDriverVersion(self) -> str:
         """The driver version."""
         return self.driver_version
 
-    def nvmlDeviceGetCount(self) -> int:  # noqa: N802
+    def nvmlDeviceGetCount(self) -> int:
         """Boards, MIG instances not counted."""
         return len(self.gpus)
 
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> FakeGpu:  # noqa: N802
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> FakeGpu:
         """The board at NVML (PCI) ``index``: not torch's index."""
         self._count("nvmlDeviceGetHandleByIndex")
         if not 0 <= index < len(self.gpus):
             raise _NVMLError(NVML_ERROR_INVALID_ARGUMENT)
         return self.gpus[index]
 
-    def nvmlDeviceGetHandleByUUID(self, uuid: str | bytes) -> FakeGpu:  # noqa: N802
+    def nvmlDeviceGetHandleByUUID(self, uuid: str | bytes) -> FakeGpu:
         """The board or MIG instance with exactly this UUID (prefix included)."""
         self._count("nvmlDeviceGetHandleByUUID")
         text = uuid.decode() if isinstance(uuid, bytes) else uuid
@@ -166,44 +166,44 @@ class FakePynvml:
                 return gpu
         raise _NVMLError(NVML_ERROR_NOT_FOUND)
 
-    def nvmlDeviceGetUUID(self, handle: FakeGpu) -> str:  # noqa: N802
+    def nvmlDeviceGetUUID(self, handle: FakeGpu) -> str:
         """The handle's UUID."""
         return handle.uuid
 
-    def nvmlDeviceGetName(self, handle: FakeGpu) -> str:  # noqa: N802
+    def nvmlDeviceGetName(self, handle: FakeGpu) -> str:
         """The handle's name."""
         return handle.name
 
-    def nvmlDeviceGetCudaComputeCapability(self, handle: FakeGpu) -> tuple[int, int]:  # noqa: N802
+    def nvmlDeviceGetCudaComputeCapability(self, handle: FakeGpu) -> tuple[int, int]:
         """The handle's compute capability."""
         return handle.capability
 
-    def nvmlDeviceIsMigDeviceHandle(self, handle: FakeGpu) -> int:  # noqa: N802
+    def nvmlDeviceIsMigDeviceHandle(self, handle: FakeGpu) -> int:
         """1 for a MIG instance."""
         return int(handle.is_mig)
 
-    def nvmlDeviceGetMigMode(self, handle: FakeGpu) -> tuple[int, int]:  # noqa: N802
+    def nvmlDeviceGetMigMode(self, handle: FakeGpu) -> tuple[int, int]:
         """(current, pending) MIG mode of a board."""
         if handle.is_mig:
             raise _NVMLError(NVML_ERROR_INVALID_ARGUMENT)
         mode = NVML_DEVICE_MIG_ENABLE if handle.mig_instances else NVML_DEVICE_MIG_DISABLE
         return mode, mode
 
-    def nvmlDeviceGetTotalEnergyConsumption(self, handle: FakeGpu) -> int:  # noqa: N802
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: FakeGpu) -> int:
         """The counter in mJ; NVML answers NOT_SUPPORTED for MIG instances."""
         self._count("nvmlDeviceGetTotalEnergyConsumption")
         if handle.is_mig:
             raise _NVMLError(NVML_ERROR_NOT_SUPPORTED)
         return _read(handle.energy_mj, _NVMLError)
 
-    def nvmlDeviceGetPowerUsage(self, handle: FakeGpu) -> int:  # noqa: N802
+    def nvmlDeviceGetPowerUsage(self, handle: FakeGpu) -> int:
         """Power in mW (a 1-second average on Ampere and newer)."""
         self._count("nvmlDeviceGetPowerUsage")
         if handle.is_mig:
             raise _NVMLError(NVML_ERROR_NOT_SUPPORTED)
         return _read(handle.power_mw, _NVMLError)
 
-    def nvmlDeviceGetFieldValues(self, handle: FakeGpu, field_ids: list[int]) -> list[Any]:  # noqa: N802
+    def nvmlDeviceGetFieldValues(self, handle: FakeGpu, field_ids: list[int]) -> list[Any]:
         """Field values; each carries its own ``nvmlReturn`` as in pynvml."""
         self._count("nvmlDeviceGetFieldValues")
         values = []
@@ -227,7 +227,7 @@ class FakePynvml:
 
 @contextmanager
 def fake_cuda(visible: Sequence[FakeGpu], *, cusparselt: bool = True) -> Iterator[None]:
-    """Make torch see ``visible`` as ``cuda:0``, ``cuda:1``, ... (in ``CUDA_VISIBLE_DEVICES`` order).
+    """Make torch see ``visible`` as ``cuda:0``, ``cuda:1``, ... (``CUDA_VISIBLE_DEVICES`` order).
 
     Patches ``torch.cuda.is_available``, ``device_count``, ``get_device_properties`` (name,
     capability, memory, UUID without prefix as torch prints it), ``torch.version.cuda`` and

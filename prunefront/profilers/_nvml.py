@@ -13,6 +13,7 @@ Sensors are read through the small ``NvmlReader`` protocol: ``PynvmlReader`` tal
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import os
 import threading
@@ -207,9 +208,10 @@ def start_nvml(library: Any = None) -> Any:
     """
     if library is None:
         try:
-            import pynvml as library
+            import pynvml
         except ImportError as error:
             raise NvmlUnavailable(f"pynvml is not installed (nvidia-ml-py): {error}") from error
+        library = pynvml
     _start(library)
     return library
 
@@ -235,10 +237,8 @@ def _start(library: Any) -> None:
 
 def _shutdown_all() -> None:
     for library in _STARTED.values():
-        try:
+        with contextlib.suppress(Exception):  # at exit there is nobody left to tell
             library.nvmlShutdown()
-        except Exception:  # at exit there is nobody left to tell
-            pass
     _STARTED.clear()
     _READERS.clear()
 

@@ -65,8 +65,10 @@ class NvmlPowerMeter:
         reading = getattr(reader, "power_reading", "unknown")
         self._details: dict[str, Detail] = {**_device_details(reader), "power_reading": reading}
         self._notes: tuple[str, ...] = (
-            ("NVML gives a 1-second average power on this GPU, not instantaneous power: "
-             "short windows are smoothed",)
+            (
+                "NVML gives a 1-second average power on this GPU, not instantaneous power: "
+                "short windows are smoothed",
+            )
             if reading == "average_1s"
             else ()
         )

@@ -24,8 +24,8 @@ __all__ = [
     "STRATEGY_NAMES",
     "OutputCheck",
     "Prepared",
-    "StrategySettings",
     "SemiStructuredSupport",
+    "StrategySettings",
     "compare_outputs",
     "flatten_rnns",
     "prepare_strategy",
@@ -328,7 +328,9 @@ def _semi_structured(
         packed = _to_semi_structured(weight.contiguous(), backend)
         layer.weight = nn.Parameter(packed, requires_grad=False)
     backends = sorted({backend for _, _, backend in targets})
-    notes = [f"{len(targets)} of {len(linears)} nn.Linear layer(s) converted ({', '.join(backends)})"]
+    notes = [
+        f"{len(targets)} of {len(linears)} nn.Linear layer(s) converted ({', '.join(backends)})"
+    ]
     notes += _dense_notes(model, name)
     tf32 = any(weight.dtype == torch.float32 for _, weight, _ in targets)
     return Prepared(name=name, model=converted, reason="; ".join(notes), tf32=tf32)

@@ -16,11 +16,11 @@ from prunefront.profilers import (
     LatencySettings,
     ProfileSettings,
     StrategySettings,
+    _profile,
     compare_outputs,
     prepare_strategy,
     profile_candidate,
 )
-from prunefront.profilers import _profile
 from prunefront.sensors import Measurement
 from prunefront.testing import FakeGpu, fake_cuda
 
@@ -50,7 +50,7 @@ def backends(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     used: list[str] = []
 
     def recorder(name: str) -> Callable[..., torch.Tensor]:
-        def from_dense(weight: torch.Tensor) -> torch.Tensor:
+        def from_dense(weight: torch.Tensor, **options: object) -> torch.Tensor:
             used.append(name)
             return weight
 

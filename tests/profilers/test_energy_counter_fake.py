@@ -12,18 +12,19 @@ from prunefront.testing import FakeClock, ReplayedNvml, nvml_trace
 PHASES_S = (0.0, 0.013, 0.05, 0.087)
 
 
+@pytest.mark.parametrize("idle_s", [0.75, 1.0, 1.05])
 @pytest.mark.parametrize(
     ("period_s", "phase_s"), [(0.02, 0.0), (0.02, 0.013), *((0.1, p) for p in PHASES_S)]
 )
 def test_idle_power_is_the_true_power_whatever_the_counters_period_and_phase(
-    period_s: float, phase_s: float
+    period_s: float, phase_s: float, idle_s: float
 ) -> None:
     clock = FakeClock()
     reader = ReplayedNvml(
         nvml_trace([(30.0, 60.0)], update_period_s=period_s, phase_s=phase_s), clock=clock
     )
     meter = NvmlCounterMeter(reader, clock=clock)
-    idle = meter.idle_power(1.0)
+    idle = meter.idle_power(idle_s)
     assert idle.value == pytest.approx(60.0, rel=2e-3)
     assert meter.update_period_s == pytest.approx(period_s, rel=1e-3)
 
