@@ -155,7 +155,7 @@ class PynvmlReader:
 
     def power_mw(self) -> int:
         """Instantaneous power (field ``NVML_FI_DEV_POWER_INSTANT``) where NVML offers it, else
-        ``nvmlDeviceGetPowerUsage`` (a 1-second average on Ampere and newer), in mW.
+        ``nvmlDeviceGetPowerUsage`` (a 1-second average after GA100, i.e. above sm 8.0), in mW.
 
         Raises:
             NvmlUnsupported: NVML gave no reading.
@@ -172,7 +172,11 @@ class PynvmlReader:
     def power_reading(self) -> str:
         """``instant`` or ``average_1s``: what ``power_mw`` returns on this device."""
         self._instant_mw()
-        return "instant" if self._instant else "average_1s"
+        if self._instant:
+            return "instant"
+        # NVML: GA100 and older report instantaneous power, later GPUs a 1-second average.
+        capability = tuple(self._nvml.nvmlDeviceGetCudaComputeCapability(self._handle))
+        return "average_1s" if capability > (8, 0) else "instant"
 
     def device_info(self) -> dict[str, str]:
         """Describe the device as NVML sees it, and how it was matched to torch's device."""

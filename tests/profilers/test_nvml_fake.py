@@ -107,10 +107,10 @@ def test_instantaneous_power_is_read_where_nvml_offers_the_field(install) -> Non
 
 
 def test_without_the_instant_field_the_one_second_average_is_labelled(install) -> None:
-    first, _ = _boards()
-    first.energy_mj = None  # no counter: power integration
-    install(FakePynvml([first]))
-    with fake_cuda([first]):
+    _, second = _boards()  # sm 9.0: nvmlDeviceGetPowerUsage is a 1-second average
+    second.energy_mj = None  # no counter: power integration
+    install(FakePynvml([second]))
+    with fake_cuda([second]):
         meter = select_energy_meter("cuda:0", "auto")
     assert isinstance(meter, NvmlPowerMeter)
     record = meter.idle_power(0.05)
