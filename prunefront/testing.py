@@ -105,6 +105,7 @@ class TinyTask(SupervisedTask):
         num_samples: Training points (half as many again are generated for evaluation).
         seed: Seed of the synthetic data.
         channel_multiple: Hidden sizes are rounded to multiples of this; 1 disables rounding.
+        init_seed: Seed of the initial weights; None (default): the training seed's.
     """
 
     def __init__(
@@ -116,6 +117,7 @@ class TinyTask(SupervisedTask):
         num_samples: int = 512,
         seed: int = 0,
         channel_multiple: int = 8,
+        init_seed: int | None = None,
     ) -> None:
         scale_channels(8, 1.0, channel_multiple)
         gen = torch.Generator().manual_seed(seed)
@@ -145,6 +147,7 @@ class TinyTask(SupervisedTask):
             optimizer_fn=_adam(lr),
             epochs=epochs,
             batch_size=batch_size,
+            init_seed=init_seed,
         )
 
 
@@ -177,6 +180,7 @@ class TinyConvTask(SupervisedTask):
         num_samples: int = 512,
         seed: int = 0,
         channel_multiple: int = 8,
+        init_seed: int | None = None,
     ) -> None:
         scale_channels(8, 1.0, channel_multiple)
         gen = torch.Generator().manual_seed(seed)
@@ -209,6 +213,7 @@ class TinyConvTask(SupervisedTask):
             optimizer_fn=_adam(lr),
             epochs=epochs,
             batch_size=batch_size,
+            init_seed=init_seed,
         )
 
 
@@ -257,6 +262,7 @@ class TinyLstmTask(SupervisedTask):
         num_samples: int = 512,
         seed: int = 0,
         channel_multiple: int = 8,
+        init_seed: int | None = None,
     ) -> None:
         scale_channels(8, 1.0, channel_multiple)
         gen = torch.Generator().manual_seed(seed)
@@ -279,6 +285,7 @@ class TinyLstmTask(SupervisedTask):
             epochs=epochs,
             batch_size=batch_size,
             max_grad_norm=1.0,
+            init_seed=init_seed,
         )
 
 

@@ -286,7 +286,11 @@ def doctor(
             report["codecarbon"]["version"] or "not installed",
             report["codecarbon"]["mode"],
         ),
-        ("CPU peak memory", report["memory"]["cpu"], "process RSS high-water"),
+        (
+            "CPU peak memory",
+            report["memory"]["cpu"],
+            "weights + the pass's peak allocations; the process peak is kept apart",
+        ),
         ("GPU peak memory", report["memory"]["cuda"] or "-", ""),
     ]
     print_table("what this machine can measure", ["", "how", "detail"], rows)

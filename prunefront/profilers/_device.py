@@ -227,7 +227,7 @@ def doctor_report(
         },
         "latency": {"cpu": "perf_counter", "cuda": "cuda_events" if cuda["available"] else None},
         "memory": {
-            "cpu": "vmhwm" if os.access("/proc/self/clear_refs", os.W_OK) else "getrusage_maxrss",
+            "cpu": "torch_profiler_allocations",
             "cuda": "torch_cuda_max_memory_allocated" if cuda["available"] else None,
         },
     }

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from prunefront.errors import PrunefrontError
+from prunefront.profilers._compare import warm_up_process
 from prunefront.profilers._device import describe_device, parse_device
 from prunefront.profilers._energy import (
     EnergyResult,
@@ -166,6 +167,10 @@ class ProfileResult:
                 "method": memory.method,
                 "scope": memory.scope,
                 "increase_bytes": memory.details.get("increase_bytes"),
+                "weights_bytes": memory.details.get("weights_bytes"),
+                "forward_peak_bytes": memory.details.get("forward_peak_bytes"),
+                "process_peak_bytes": memory.details.get("process_peak_bytes"),
+                "reason": memory.reason,
                 "notes": list(memory.notes),
             },
             "device": dict(self.device),
@@ -294,6 +299,8 @@ def _time_strategies(
     method = "cuda_events" if cuda else "perf_counter"
     # Back-to-back calls: CUDA events bracket them, so no per-call synchronisation is needed.
     workloads = {n: _forward(m, inputs, device, sync=False) for n, m in runnable.items()}
+    if workloads:  # the first profile of a process must not read slow
+        warm_up_process(next(iter(workloads.values())), settings.process_warmup_s)
     stats = time_interleaved(workloads, settings=settings, timer=timer) if workloads else {}
     for name, stat in stats.items():
         measurement = stat.to_measurement(method=method, strategy=name)
@@ -361,7 +368,8 @@ def profile_candidate(
         # reference and every other strategy's copy.
         del runnable, reference_model
         _release_memory(dev)
-        memory = measure_peak_memory(_forward(deployed, inputs, dev, sync=True), dev)
+        run_once = _forward(deployed, inputs, dev, sync=True)
+        memory = measure_peak_memory(run_once, dev, model=deployed)
         # Energy passes run back to back as when timed, with one synchronise at the end.
         meter = energy_meter or select_energy_meter(dev, energy, rapl_root=rapl_root)
         energy_result = measure_energy(

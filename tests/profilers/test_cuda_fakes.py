@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -147,9 +148,9 @@ def test_peak_memory_is_measured_with_only_the_deployed_copy_alive(
     seen: list[int] = []
     real = _profile.measure_peak_memory
 
-    def spy(run_once: Callable[[], object], device: torch.device) -> Measurement:
+    def spy(run_once: Callable[[], object], device: torch.device, **options: Any) -> Measurement:
         seen.append(_live(_Probe))
-        return real(run_once, device)
+        return real(run_once, device, **options)
 
     monkeypatch.setattr(_profile, "measure_peak_memory", spy)
     model = _Probe()
