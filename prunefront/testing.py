@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from prunefront.agent import AdbResult, ReplayedAdb
+from prunefront.profilers._fake_gpu import FakeGpu, FakePynvml, fake_cuda
 from prunefront.profilers._replay import (
     FakeClock,
     NvmlSample,
@@ -42,6 +43,8 @@ __all__ = [
     "AdbResult",
     "AgentProcess",
     "FakeClock",
+    "FakeGpu",
+    "FakePynvml",
     "NvmlSample",
     "ReplayedAdb",
     "ReplayedNvml",
@@ -49,6 +52,7 @@ __all__ = [
     "TinyLstmTask",
     "TinyTask",
     "deny_reading",
+    "fake_cuda",
     "nvml_trace",
     "start_agent",
     "write_battery_tree",
