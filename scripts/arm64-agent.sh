@@ -116,6 +116,8 @@ in_root() {
   enable_binfmt
   local why; why=$(why_not_arm64) || die "cannot run arm64 binaries: $why"
   [ -f "$root/.prunefront-agent" ] || die "no prepared root in $dir (run: $0 prepare $dir)"
+  [ "$(cat "$root/.prunefront-agent")" = "$(stamp_of)" ] \
+    || die "the root in $dir was prepared for another requirements-agent.txt (run: $0 prepare $dir)"
   mkdir -p "$root$SRC/prunefront" "$root$SENSORS" "$root/proc" "$root/var/lib/prunefront"
   local sensor_mount=":"
   if [ -n "${SENSOR_DIR:-}" ]; then

@@ -20,9 +20,10 @@ import os
 import select
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from optuna.trial import TrialState
@@ -112,7 +113,7 @@ def start_arm64_agent(folder: Path, log_file: Path, *args: str) -> Arm64Agent:
 
 
 @pytest.fixture
-def arm64_agent(prepared_root: Path, tmp_path: Path) -> Iterator[object]:
+def arm64_agent(prepared_root: Path, tmp_path: Path) -> Iterator[Callable[..., Arm64Agent]]:
     """``arm64_agent(*args)`` starts an agent in the root; all are stopped afterwards."""
     started: list[Arm64Agent] = []
 
@@ -149,9 +150,9 @@ def test_the_root_runs_the_agent_on_aarch64_python_without_torch(prepared_root: 
 
 
 def test_a_remote_search_on_the_arm64_agent_measures_latency_on_aarch64(
-    arm64_agent: object, tmp_path: Path
+    arm64_agent: Callable[..., Arm64Agent], tmp_path: Path
 ) -> None:
-    agent = arm64_agent()  # type: ignore[operator]
+    agent = arm64_agent()
     config = tmp_path / "search.toml"
     config.write_text(
         f"""
@@ -205,7 +206,7 @@ sampler = "random"
     assert _probe_root(agent.folder) == ["aarch64", "True", "False"]  # torch: absent, unused
 
 
-def _profile_energy(agent: Arm64Agent) -> dict[str, dict[str, object]]:
+def _profile_energy(agent: Arm64Agent) -> dict[str, dict[str, Any]]:
     """Profile the tiny CNN on ``agent`` with energy ``auto``; the records by name."""
     task = TinyConvTask()
     settings = ProfileSettings(
@@ -221,17 +222,17 @@ def _profile_energy(agent: Arm64Agent) -> dict[str, dict[str, object]]:
         energy="auto",
         settings=settings,
     )
-    records: dict[str, dict[str, object]] = result.to_dict()["records"]
+    records: dict[str, dict[str, Any]] = result.to_dict()["records"]
     assert result.device["machine"] == "aarch64"
     return records
 
 
 def test_jetson_ina3221_rails_give_measured_energy_on_the_arm64_agent(
-    arm64_agent: object, tmp_path: Path
+    arm64_agent: Callable[..., Arm64Agent], tmp_path: Path
 ) -> None:
     rails = [("VDD_IN", 6.0), ("VDD_CPU_GPU_CV", 2.0), ("VDD_SOC", 1.5)]
     write_ina3221_tree(tmp_path / "jetson", "jetpack5+", rails)
-    agent = arm64_agent("--sensor-root", str(tmp_path / "jetson"))  # type: ignore[operator]
+    agent = arm64_agent("--sensor-root", str(tmp_path / "jetson"))
     records = _profile_energy(agent)
     print("INA3221 (JetPack 5+ layout):", json.dumps(records["energy_mj"], sort_keys=True))
     print("power:", json.dumps(records["power_w"], sort_keys=True))
@@ -239,13 +240,13 @@ def test_jetson_ina3221_rails_give_measured_energy_on_the_arm64_agent(
     energy, power = records["energy_mj"], records["power_w"]
     assert energy["kind"] == "measured" and energy["method"] == "ina3221"
     assert energy["scope"] == "board_input"
-    assert energy["details"]["rails"] == "VDD_IN"  # type: ignore[index]
+    assert energy["details"]["rails"] == "VDD_IN"
     assert power["value"] == pytest.approx(6.0, rel=0.02)
-    assert float(energy["value"]) > 0  # type: ignore[arg-type]
+    assert float(energy["value"]) > 0
 
 
 def test_a_pi_power_hat_gives_measured_energy_on_the_arm64_agent(
-    arm64_agent: object, tmp_path: Path
+    arm64_agent: Callable[..., Arm64Agent], tmp_path: Path
 ) -> None:
     # An INA219 HAT on a Raspberry Pi, through the kernel's ina2xx hwmon driver (microwatts).
     write_hwmon_device(
@@ -254,7 +255,7 @@ def test_a_pi_power_hat_gives_measured_energy_on_the_arm64_agent(
         "ina219",
         {"in1_input": 5100, "curr1_input": 700, "power1_input": 3_570_000},
     )
-    agent = arm64_agent("--sensor-root", str(tmp_path / "pi"))  # type: ignore[operator]
+    agent = arm64_agent("--sensor-root", str(tmp_path / "pi"))
     records = _profile_energy(agent)
     print("INA219 HAT (hwmon):", json.dumps(records["energy_mj"], sort_keys=True))
     energy, power = records["energy_mj"], records["power_w"]
