@@ -81,13 +81,14 @@ prepare() {
     return 0
   fi
   mkdir -p "$dir"
-  if [ ! -x "$root/usr/bin/python3" ]; then
+  if [ ! -f "$dir/debootstrap.done" ]; then  # an interrupted debootstrap starts again
     command -v debootstrap >/dev/null || die "debootstrap not found (apt-get install debootstrap)"
     rm -rf "$root"
     echo "debootstrap $SUITE arm64 into $root (several minutes under emulation)" >&2
     debootstrap --arch=arm64 --variant=minbase --include=python3,python3-venv \
       "$SUITE" "$root" "$MIRROR" >"$dir/debootstrap.log" 2>&1 \
       || { tail -20 "$dir/debootstrap.log" >&2; die "debootstrap failed (log: $dir/debootstrap.log)"; }
+    touch "$dir/debootstrap.done"
   fi
   cp /etc/resolv.conf "$root/etc/resolv.conf"
   # pip inside the root trusts what pip here trusts (a TLS-inspecting proxy's CA included).
@@ -109,6 +110,8 @@ prepare() {
 
 # Exec "$@" inside the root at $1, in a private mount namespace that dies with it: /proc, this
 # checkout's package (read-only) and, when $SENSOR_DIR is set, a fake sysfs tree (read-only).
+# No /sys: no host sensor leaks in. ONNX Runtime's cpuinfo then warns that it cannot read the
+# CPU lists (harmless; giving it the host's x86 lists under emulation makes it crash).
 in_root() {
   local dir=$1; shift
   local root=$dir/root
