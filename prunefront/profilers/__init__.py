@@ -11,6 +11,7 @@ from __future__ import annotations
 from prunefront.profilers._codecarbon import CodecarbonMeter
 from prunefront.profilers._compare import (
     RatioEstimate,
+    energy_ratio,
     latency_ratio,
     time_side_by_side,
     warm_up_process,
@@ -105,6 +106,7 @@ __all__ = [
     "cuda_event_timer",
     "describe_device",
     "doctor_report",
+    "energy_ratio",
     "latency_ratio",
     "measure_energy",
     "measure_peak_memory",

@@ -1,4 +1,4 @@
-"""Latencies that can be compared: trained models timed side by side in one warmed process.
+"""Latencies (and energies) that can be compared: models measured side by side in one process.
 
 Profiles taken in separate trials drift with the machine's load and with the process's own
 warm-up (the first profile in a process runs slow), so two medians from two trials are not a
@@ -6,7 +6,8 @@ comparison. Here every model runs in the same process, after a warm-up, in inter
 ``time_side_by_side`` gives each model a median with its 95 % interval (the final front of a
 search), and ``latency_ratio`` gives the ratio of two models with a 95 % interval from
 per-round ratios (an iso-footprint pair), so a winner is named only where the interval
-excludes 1.
+excludes 1. ``energy_ratio`` does the same for energy per inference where a sensor measures it:
+alternating energy windows of the two models, one ratio per round.
 """
 
 from __future__ import annotations
@@ -23,10 +24,18 @@ from torch import nn
 from prunefront.profilers._device import parse_device
 from prunefront.profilers._latency import cuda_event_timer, perf_counter_timer, pinned_threads
 from prunefront.profilers._strategies import StrategySettings, prepare_strategy
+from prunefront.sensors._energy import EnergySettings, measure_energy
 from prunefront.sensors._measurement import Measurement
+from prunefront.sensors._meter import EnergyMeter
 from prunefront.sensors._timing import LatencySettings, Timer, time_interleaved
 
-__all__ = ["RatioEstimate", "latency_ratio", "time_side_by_side", "warm_up_process"]
+__all__ = [
+    "RatioEstimate",
+    "energy_ratio",
+    "latency_ratio",
+    "time_side_by_side",
+    "warm_up_process",
+]
 
 _warm = False
 
@@ -57,7 +66,8 @@ class RatioEstimate:
         value: The geometric mean of the per-round ratios.
         ci95: Its 95 % t-interval (from the log ratios), ``(low, high)``.
         rounds: Rounds timed (each times both models once, in alternating order).
-        a_ms, b_ms: Median latency per forward pass of each model over the rounds.
+        a_ms, b_ms: Median per forward pass of each model over the rounds (ms for a latency
+            ratio, mJ for an energy ratio).
         method: The timer (``perf_counter`` or ``cuda_events``).
         settled: Whether the interval narrowed to the target before the time cap.
     """
@@ -225,3 +235,64 @@ def _halfwidth(logs: Sequence[float]) -> float:
     mean = sum(logs) / n
     sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / (n - 1))
     return _t95(n - 1) * sd / math.sqrt(n)
+
+
+def energy_ratio(
+    a: tuple[nn.Module, str | None],
+    b: tuple[nn.Module, str | None],
+    example_inputs: Sequence[torch.Tensor],
+    *,
+    meter: EnergyMeter,
+    device: torch.device | str = "cpu",
+    threads: int | None = None,
+    rounds: int = 5,
+    settings: EnergySettings | None = None,
+    net: bool = True,
+) -> RatioEstimate | None:
+    """Energy per inference of ``a`` over ``b``: alternating windows, one ratio per round.
+
+    ``net``: energy above the idle baseline (what the inference itself costs) where the meter
+    has a baseline, else gross; ``net=False``: gross (what the device drew while it ran).
+    Returns None when a window gives no value (the reason is then on the meter's records).
+    """
+    dev = parse_device(device)
+    inputs = tuple(t.detach().to(dev) for t in example_inputs)
+    cfg = settings or EnergySettings()
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else None
+    with pinned_threads(threads), torch.inference_mode():
+        runs = {
+            "a": _runnable(a[0], a[1], dev, inputs)[0],
+            "b": _runnable(b[0], b[1], dev, inputs)[0],
+        }
+        _t95(1)
+        logs: list[float] = []
+        values: dict[str, list[float]] = {"a": [], "b": []}
+        method = ""
+        for index in range(rounds):
+            order = ("a", "b") if index % 2 == 0 else ("b", "a")
+            got: dict[str, float] = {}
+            for key in order:
+                result = measure_energy(
+                    meter, runs[key], batch_size=1, settings=cfg, synchronize=sync
+                )
+                record = result.energy_net_mj if net else result.energy_mj
+                if record.value is None:
+                    record = result.energy_mj
+                if record.value is None or record.value <= 0:
+                    return None
+                got[key] = float(record.value)
+                method = record.method
+            values["a"].append(got["a"])
+            values["b"].append(got["b"])
+            logs.append(math.log(got["a"] / got["b"]))
+    mean = sum(logs) / len(logs)
+    half = _halfwidth(logs)
+    return RatioEstimate(
+        value=math.exp(mean),
+        ci95=(math.exp(mean - half), math.exp(mean + half)),
+        rounds=len(logs),
+        a_ms=sorted(values["a"])[len(logs) // 2],
+        b_ms=sorted(values["b"])[len(logs) // 2],
+        method=method,
+        settled=True,
+    )

@@ -9,7 +9,8 @@ excludes no difference:
 - metric: the paired difference large-sparse minus small-dense (paired by seed), t-interval;
 - latency: the ratio large-sparse / small-dense timed side by side in one process after the
   search (``pair_latency``), interval from per-round ratios;
-- energy: the ratio of the replicates' measured energies (Welch interval on the logs);
+- energy: where a sensor measured it, the ratio from alternating energy windows of the pair
+  after the search; else the ratio of the replicates' own energies (Welch interval on the logs);
 - footprint: exact bytes; a side wins only when the two differ by more than 1 % of the level.
 
 The earlier "best trial under each level" view stays as ``best_under_level``, labelled as such.
@@ -259,9 +260,28 @@ def _latency(
     return record, _ratio_winner(interval)
 
 
-def _energy(sparse: IsoSide, dense: IsoSide) -> tuple[dict[str, Any], str]:
+def _energy(
+    level: int, meta: StudyMeta, sparse: IsoSide, dense: IsoSide
+) -> tuple[dict[str, Any], str]:
+    measured = meta.pair_latency.get(str(level), {})
+    side_by_side = measured.get("energy") if isinstance(measured, dict) else None
+    if isinstance(side_by_side, dict) and isinstance(side_by_side.get("ci95"), list):
+        low, high = side_by_side["ci95"]
+        interval = Interval(
+            value=float(side_by_side["value"]),
+            ci95=(float(low), float(high)),
+            n=int(side_by_side.get("rounds", 0)),
+        )
+        record = {
+            "value": interval.value,
+            "ci95": _list(interval),
+            "n": interval.n,
+            "method": side_by_side.get("method"),
+            "side_by_side": True,
+        }
+        return record, _ratio_winner(interval)
     interval = ratio_of_means(list(sparse.energy_values), list(dense.energy_values))
-    record: dict[str, Any] = {"value": interval.value, "ci95": _list(interval), "n": interval.n}
+    record = {"value": interval.value, "ci95": _list(interval), "n": interval.n}
     if interval.n == 0:
         record["reason"] = "energy was not measured on this target"
     elif interval.ci95 is None:
@@ -312,7 +332,7 @@ def _compare(
     """Fill ``comparison`` and ``winners``; return the sides with side-by-side latencies."""
     comparison["metric"], winners["metric"] = _metric(sparse, dense, meta.metric_direction)
     comparison["latency_ratio"], winners["latency_ms"] = _latency(level, meta, sparse, dense)
-    comparison["energy_ratio"], winners["energy_mj"] = _energy(sparse, dense)
+    comparison["energy_ratio"], winners["energy_mj"] = _energy(level, meta, sparse, dense)
     winners["footprint_bytes"] = _footprint(level, sparse, dense)
     side_by_side = comparison["latency_ratio"]
     if side_by_side.get("rounds"):

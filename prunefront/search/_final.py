@@ -6,7 +6,8 @@ weights again and, in one warmed process:
 
 - times each iso-footprint pair (one replicate per side: the replicates share the architecture
   and the sparsity, so the compute is the same) in interleaved rounds and stores the latency
-  ratio large-sparse / small-dense with its 95 % interval (``pair_latency``);
+  ratio large-sparse / small-dense with its 95 % interval (``pair_latency``), and where a sensor
+  measures energy on the target, the energy ratio from alternating windows (its ``energy``);
 - times the final front side by side and stores each member's median with its interval
   (``final_latency``); a trial that joins the front once its neighbours were re-measured is
   re-measured with them, so the front is not chosen by lucky draws.
@@ -99,7 +100,14 @@ def finalize_study(
     if isinstance(previous, dict) and previous.get("complete_trials") == complete:
         return
     from prunefront.export._trial import trial_model
-    from prunefront.profilers import LatencySettings, latency_ratio, time_side_by_side
+    from prunefront.profilers import (
+        LatencySettings,
+        UnavailableMeter,
+        energy_ratio,
+        latency_ratio,
+        select_energy_meter,
+        time_side_by_side,
+    )
 
     inputs: tuple[Any, ...] | None = None
 
@@ -113,6 +121,9 @@ def finalize_study(
         return loaded, trial.user_attrs.get("latency_strategy")
 
     pair_latency: dict[str, Any] = {}
+    meter = None if target.energy == "off" else select_energy_meter(target.device, "auto")
+    if isinstance(meter, UnavailableMeter):
+        meter = None  # energy side by side only where a sensor measures it
     for level, sides in sorted(_pairs(study).items()):
         sparse, dense = sides["large-sparse"], sides["small-dense"]
         a, b = model(sparse), model(dense)
@@ -130,6 +141,12 @@ def finalize_study(
             "large_sparse_trial": sparse.number,
             "small_dense_trial": dense.number,
         }
+        if meter is not None:
+            energy = energy_ratio(
+                a, b, inputs, meter=meter, device=target.device, threads=target.threads
+            )
+            if energy is not None:
+                pair_latency[str(level)]["energy"] = energy.to_dict()
         low, high = ratio.ci95
         say(
             f"level {level} B: latency large-sparse / small-dense = {ratio.value:.3f} "

@@ -396,3 +396,22 @@ def test_search_cost_reads_the_records_each_worker_stored(studies: type) -> None
     assert set(cost.per_worker) == {"host-a:1700000000", "host-b:1700000005"}
     assert cost.totals == {"wall_s": 50.0, "energy_kwh": 0.002}
     assert cost.per_worker["host-b:1700000005"]["reason"] == "no RAPL"
+
+
+def test_energy_measured_side_by_side_decides_the_energy_winner(studies: type) -> None:
+    study = _pair_study(studies)
+    pairs = dict(study.user_attrs["pair_latency"])
+    pairs["40000"] = {
+        **pairs["40000"],
+        "energy": {
+            "value": 0.8,
+            "ci95": [0.75, 0.86],
+            "rounds": 5,
+            "method": "nvml_energy_counter",
+        },
+    }
+    study.set_user_attr("pair_latency", pairs)
+    high = build_report(study).iso.rows[1]
+    assert high.comparison["energy_ratio"]["side_by_side"] is True
+    assert high.comparison["energy_ratio"]["n"] == 5
+    assert high.winners["energy_mj"] == "large-sparse"
