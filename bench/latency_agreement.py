@@ -62,6 +62,7 @@ def main() -> None:
         f"{'yes' if 0.95 <= ratio.value <= 1.05 else 'no':>4}"
     )
     print(f"{'  its 95 % interval':<42} [{low:.3f}, {high:.3f}] over {ratio.rounds} rounds")
+    print(f"{'  load average per core while timed':<42} {ratio.load_per_core or 0.0:.2f}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ alternating energy windows of the two models, one ratio per round.
 from __future__ import annotations
 
 import math
+import os
+import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from prunefront.profilers._strategies import StrategySettings, prepare_strategy
 from prunefront.sensors._energy import EnergySettings, measure_energy
 from prunefront.sensors._measurement import Measurement
 from prunefront.sensors._meter import EnergyMeter
-from prunefront.sensors._timing import LatencySettings, Timer, time_interleaved
+from prunefront.sensors._timing import LatencySettings, Timer, median_ci95, time_interleaved
 
 __all__ = [
     "RatioEstimate",
@@ -63,13 +65,18 @@ class RatioEstimate:
     """The latency ratio of two models (``a / b``), measured side by side.
 
     Attributes:
-        value: The geometric mean of the per-round ratios.
-        ci95: Its 95 % t-interval (from the log ratios), ``(low, high)``.
+        value: The median of the per-round ratios (latency), or their geometric mean (energy).
+        ci95: Its 95 % interval, ``(low, high)``: order statistics of the per-round ratios for
+            latency (robust to a round that a burst of load hit on one side only), a
+            t-interval of the log ratios for the few energy rounds.
         rounds: Rounds timed (each times both models once, in alternating order).
         a_ms, b_ms: Median per forward pass of each model over the rounds (ms for a latency
             ratio, mJ for an energy ratio).
         method: The timer (``perf_counter`` or ``cuda_events``).
         settled: Whether the interval narrowed to the target before the time cap.
+        load_per_core: The machine's 1-minute load average per CPU (the larger of before and
+            after): above 1, other work shared the cores and rounds are not independent, so
+            the interval may be too narrow (None where the OS does not say).
     """
 
     value: float
@@ -79,10 +86,12 @@ class RatioEstimate:
     b_ms: float
     method: str
     settled: bool
+    load_per_core: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
         return {
+            "load_per_core": self.load_per_core,
             "value": self.value,
             "ci95": list(self.ci95),
             "rounds": self.rounds,
@@ -91,6 +100,19 @@ class RatioEstimate:
             "method": self.method,
             "settled": self.settled,
         }
+
+
+def load_per_core() -> float | None:
+    """The 1-minute load average divided by the logical CPUs (None where unknown)."""
+    try:
+        return os.getloadavg()[0] / max(os.cpu_count() or 1, 1)
+    except (OSError, AttributeError):
+        return None
+
+
+def _max_load(*values: float | None) -> float | None:
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
 
 
 def _t95(dof: int) -> float:
@@ -184,47 +206,49 @@ def latency_ratio(
     """Latency of ``a`` over ``b``, from per-round ratios of interleaved samples.
 
     Each round times one sample of each (``min_sample_ms`` of back-to-back calls), in an order
-    that alternates between rounds; the ratio is the geometric mean of the per-round ratios
-    with a t-interval on their logarithms, and timing stops once its half-width is below
-    ``rel_halfwidth`` (after ``min_rounds``) or at ``max_rounds`` / ``max_time_s``.
+    that alternates between rounds. The ratio is the median of the per-round ratios with the
+    distribution-free 95 % interval of that median (a burst of load that hits one side of one
+    round moves a mean, not a median); timing stops once the interval's half-width is below
+    ``rel_halfwidth`` of the ratio (after ``min_rounds``) or at ``max_rounds`` / ``max_time_s``.
     """
     dev = parse_device(device)
     inputs = tuple(t.detach().to(dev) for t in example_inputs)
     timer, method = _timer(dev)
+    load_before = load_per_core()
     with pinned_threads(threads), torch.inference_mode():
         run_a, _ = _runnable(a[0], a[1], dev, inputs)
         run_b, _ = _runnable(b[0], b[1], dev, inputs)
-        _t95(1)  # scipy's first import must not eat the time cap
         warm_up_process(run_a, process_warmup_s)
         calls = {
             key: _calls_for(run, timer, min_sample_ms) for key, run in (("a", run_a), ("b", run_b))
         }
-        logs: list[float] = []
+        ratios: list[float] = []
         a_ms: list[float] = []
         b_ms: list[float] = []
         started = time.perf_counter()
         settled = False
-        while len(logs) < max_rounds and time.perf_counter() - started < max_time_s:
+        while len(ratios) < max_rounds and time.perf_counter() - started < max_time_s:
             order = (("a", run_a), ("b", run_b))
-            if len(logs) % 2:
+            if len(ratios) % 2:
                 order = order[::-1]
             sample = {key: timer(run, calls[key]) / calls[key] for key, run in order}
             a_ms.append(sample["a"])
             b_ms.append(sample["b"])
-            logs.append(math.log(sample["a"] / sample["b"]))
-            if len(logs) >= min_rounds and _halfwidth(logs) <= math.log1p(rel_halfwidth):
-                settled = True
-                break
-    mean = sum(logs) / len(logs)
-    half = _halfwidth(logs)
+            ratios.append(sample["a"] / sample["b"])
+            if len(ratios) >= min_rounds:
+                low, high = median_ci95(ratios)
+                if (high - low) / 2 <= rel_halfwidth * statistics.median(ratios):
+                    settled = True
+                    break
     return RatioEstimate(
-        value=math.exp(mean),
-        ci95=(math.exp(mean - half), math.exp(mean + half)),
-        rounds=len(logs),
-        a_ms=sorted(a_ms)[len(a_ms) // 2],
-        b_ms=sorted(b_ms)[len(b_ms) // 2],
+        value=statistics.median(ratios),
+        ci95=median_ci95(ratios),
+        rounds=len(ratios),
+        a_ms=statistics.median(a_ms),
+        b_ms=statistics.median(b_ms),
         method=method,
         settled=settled,
+        load_per_core=_max_load(load_before, load_per_core()),
     )
 
 

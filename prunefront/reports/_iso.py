@@ -8,7 +8,8 @@ excludes no difference:
 
 - metric: the paired difference large-sparse minus small-dense (paired by seed), t-interval;
 - latency: the ratio large-sparse / small-dense timed side by side in one process after the
-  search (``pair_latency``), interval from per-round ratios;
+  search (``pair_latency``), interval from per-round ratios; no winner where the machine was
+  oversubscribed while it was timed (other work makes rounds depend on each other);
 - energy: where a sensor measured it, the ratio from alternating energy windows of the pair
   after the search; else the ratio of the replicates' own energies (Welch interval on the logs);
 - footprint: exact bytes; a side wins only when the two differ by more than 1 % of the level.
@@ -43,6 +44,8 @@ UNDECIDED = "undecided"
 LEVEL_FLOOR = 0.9
 """A pair side's real footprint must lie in [0.9 L, L] of its level L."""
 FOOTPRINT_TIE = 0.01
+BUSY_LOAD = 1.0
+"""Above this load average per core while a pair was timed, its latency names no winner."""
 _QUANTILES = (0.25, 0.5, 0.75, 1.0)
 _MEASURES = ("metric", "latency_ms", "energy_mj", "footprint_bytes")
 
@@ -256,7 +259,16 @@ def _latency(
         "rounds": interval.n,
         "method": measured.get("method"),
         "trials": [measured.get("large_sparse_trial"), measured.get("small_dense_trial")],
+        "load_per_core": measured.get("load_per_core"),
     }
+    load = measured.get("load_per_core")
+    if isinstance(load, int | float) and load > BUSY_LOAD:
+        record["reason"] = (
+            f"the machine was oversubscribed while the pair was timed (load {load:.1f} per "
+            "core): its rounds were not independent; run the search command again on a quiet "
+            "machine to re-measure"
+        )
+        return record, UNDECIDED
     return record, _ratio_winner(interval)
 
 

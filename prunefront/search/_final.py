@@ -83,12 +83,26 @@ def _pairs(study: optuna.Study) -> dict[int, dict[str, FrozenTrial]]:
     return {level: sides for level, sides in pairs.items() if len(sides) == 2}
 
 
+def _was_busy(pairs: Any) -> bool:
+    """Whether a pair was timed on an oversubscribed machine (then measure again)."""
+    if not isinstance(pairs, dict):
+        return False
+    return any(
+        isinstance(p, dict)
+        and isinstance(p.get("load_per_core"), int | float)
+        and p["load_per_core"] > 1.0
+        for p in pairs.values()
+    )
+
+
 def finalize_study(
     study: optuna.Study, config: RunConfig, run_dir: Path, *, say: Callable[[str], None]
 ) -> None:
     """Re-measure the pairs and the final front side by side; store both in the study.
 
-    Skipped (said) for remote targets, and when nothing changed since the last time.
+    Skipped (said) for remote targets, and when nothing changed since the last time (unless
+    the last time the machine was oversubscribed: running the search command again on a quiet
+    machine re-measures).
     """
     target = config.target
     if target.device.startswith(("remote://", "adb://")):
@@ -97,7 +111,11 @@ def finalize_study(
     complete = sorted(t.number for t in _candidates(study))
     stamp = {"complete_trials": complete}
     previous = study.user_attrs.get(STUDY_FINAL_LATENCY)
-    if isinstance(previous, dict) and previous.get("complete_trials") == complete:
+    if (
+        isinstance(previous, dict)
+        and previous.get("complete_trials") == complete
+        and not _was_busy(study.user_attrs.get(STUDY_PAIR_LATENCY))
+    ):
         return
     from prunefront.export._trial import trial_model
     from prunefront.profilers import (

@@ -415,3 +415,14 @@ def test_energy_measured_side_by_side_decides_the_energy_winner(studies: type) -
     assert high.comparison["energy_ratio"]["side_by_side"] is True
     assert high.comparison["energy_ratio"]["n"] == 5
     assert high.winners["energy_mj"] == "large-sparse"
+
+
+def test_a_pair_timed_on_an_oversubscribed_machine_names_no_latency_winner(studies: type) -> None:
+    study = _pair_study(studies)
+    pairs = dict(study.user_attrs["pair_latency"])
+    pairs["20000"] = {**pairs["20000"], "load_per_core": 7.0}
+    study.set_user_attr("pair_latency", pairs)
+    low = build_report(study).iso.rows[0]
+    assert low.comparison["latency_ratio"]["ci95"] == [1.7, 1.9]  # excludes 1, yet:
+    assert low.winners["latency_ms"] == "undecided"
+    assert "oversubscribed" in low.comparison["latency_ratio"]["reason"]

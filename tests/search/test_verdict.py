@@ -77,7 +77,7 @@ def test_each_winner_agrees_with_its_interval(searched: tuple[optuna.Study, Path
         assert ratio["rounds"] >= 20  # measured side by side after the search
         r_low, r_high = ratio["ci95"]
         if row.winners["latency_ms"] == "undecided":
-            assert r_low <= 1 <= r_high
+            assert r_low <= 1 <= r_high or "oversubscribed" in ratio["reason"]
         else:
             assert r_low > 1 or r_high < 1
     assert data.verdict.lines and data.verdict.lines[0].startswith(f"At {row.level_bytes:,} B")
