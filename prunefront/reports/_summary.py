@@ -21,6 +21,7 @@ from prunefront.reports._frame import StudyMeta, study_meta, trials_frame
 from prunefront.reports._hypervolume import HypervolumeInfo, hypervolume_history
 from prunefront.reports._iso import IsoTable, iso_footprint_table
 from prunefront.reports._pareto import ParetoInfo, pareto_info
+from prunefront.reports._verdict import Verdict, verdict
 
 if TYPE_CHECKING:
     from prunefront.reports._targets import TargetsInfo
@@ -138,6 +139,7 @@ class ReportData:
         target: The target whose measurements this report shows (``search``: the search's).
         targets: Every target's front and which configuration wins where (None when the
             study was measured on its own target only).
+        verdict: The answer first: per level, who wins on each measure, in words.
     """
 
     meta: StudyMeta
@@ -152,11 +154,14 @@ class ReportData:
     notes: tuple[str, ...] = field(default_factory=tuple)
     target: str = "search"
     targets: TargetsInfo | None = None
+    verdict: Verdict = field(default_factory=lambda: Verdict(lines=(), levels=()))
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the frame, JSON-ready (``summary.json``)."""
         return {
             "study": self.meta.to_dict(),
+            "verdict": self.verdict.to_dict(),
+            "budget_bytes": self.meta.budget_bytes,
             "trials": len(self.frame),
             "states": self.states,
             "pareto": self.pareto.to_dict(),
@@ -307,11 +312,13 @@ def report_data(frame: pd.DataFrame, meta: StudyMeta) -> ReportData:
     for state, count in Counter(frame["state"] if len(frame) else []).items():
         states[str(state)] = int(count)
     pareto = pareto_info(frame, meta)
+    iso = iso_footprint_table(frame, meta)
     return ReportData(
         meta=meta,
         frame=frame,
         pareto=pareto,
-        iso=iso_footprint_table(frame, meta),
+        iso=iso,
+        verdict=verdict(iso),
         hypervolume=hypervolume_history(frame, meta),
         states=states,
         failures=_failures(frame),

@@ -74,6 +74,9 @@ def swap_target(frame: pd.DataFrame, name: str, profiles: dict[int, TargetProfil
     swapped["measurements"] = [json.dumps(p.measurements) if p else None for p in by_row]
     swapped["device"] = [json.dumps(p.device) if p else None for p in by_row]
     swapped["profile_seconds"] = [p.profile_seconds if p else math.nan for p in by_row]
+    if "latency_first_ms" in swapped:  # the search's own re-measurement does not apply here
+        swapped["latency_first_ms"] = swapped["latency_ms"]
+        swapped["latency_remeasured"] = False
     for objective in MEASURED_OBJECTIVES:
         if f"values_{objective}" in swapped:
             swapped[f"values_{objective}"] = swapped[objective]
