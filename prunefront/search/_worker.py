@@ -142,9 +142,27 @@ def profile_function(config: RunConfig) -> Callable[[torch.nn.Module, Task], Any
 
 
 def build_space(config: RunConfig, task: Task) -> SearchSpace:
-    """The search space of ``config`` for ``task`` (validates the budget)."""
+    """The search space of ``config`` for ``task`` (validates the budget).
+
+    Raises:
+        PrunefrontError: the budget fits nothing, or the task's ``build`` raised (one line that
+            names the task and the error, not the task's traceback).
+    """
+
+    def build(width: float) -> torch.nn.Module:
+        try:
+            return task.build(width)
+        except PrunefrontError:
+            raise
+        except Exception as error:  # the user's code: any error means "fix the task"
+            first = str(error).strip().splitlines()
+            detail = f"{type(error).__name__}: {first[0] if first else ''}".rstrip(": ")
+            raise PrunefrontError(
+                f"task {config.task.ref!r}: build(width={width}) failed: {detail}"
+            ) from None
+
     return SearchSpace(
-        task.build,
+        build,
         widths=config.space.widths,
         patterns=config.space.patterns,
         sparsity_min=config.space.sparsity_min,
