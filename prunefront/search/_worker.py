@@ -309,6 +309,14 @@ def _next_trial(study: optuna.Study, lock: BudgetLock, budget: int) -> optuna.Tr
     return trial
 
 
+BUDGET_WAIT_POLL_S = 2.0
+"""How often a worker at the budget looks again at trials that other workers still run."""
+
+
+def _others_running(study: optuna.Study) -> bool:
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
 def worker_loop(
     ctx: TrialContext,
     study: optuna.Study,
@@ -319,6 +327,9 @@ def worker_loop(
     on_event: Callable[[TrialEvent], None] | None = None,
 ) -> int:
     """Run trials until the budget is used or the deadline passes; returns how many ran here.
+
+    At the budget, the worker waits while other workers' trials still run, so that a trial
+    whose worker died (another machine's, found by its heartbeats) is run again here.
 
     Raises:
         KeyboardInterrupt: SIGTERM or SIGINT stopped the worker (its running trial was failed
@@ -337,7 +348,13 @@ def worker_loop(
                     raise KeyboardInterrupt from error
                 raise
             if trial is None:
-                break
+                if not _others_running(study):
+                    break
+                # A trial counted in the budget still runs somewhere: it completes, or its worker
+                # is found dead (here, by pid or heartbeat) and its point is queued again for
+                # this worker to take. Leaving now would leave a dead machine's trial RUNNING.
+                time.sleep(BUDGET_WAIT_POLL_S)
+                continue
             event = _run_one(ctx, study, trial)
             ran += 1
             if on_event is not None:

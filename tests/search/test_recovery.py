@@ -1,0 +1,176 @@
+"""Recovery across machines and processes: dead hosts, killed helpers, torn journals, races."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from prunefront.config import load_config
+from prunefront.search import _storage as search_storage
+from prunefront.search import plan_search, run_search
+from prunefront.search._storage import open_storage, resolve_storage
+from prunefront.search._trials import OWNER_KEY
+
+SLOW_TASK = '''
+import time
+
+from prunefront.testing import TinyTask
+
+
+class Slow(TinyTask):
+    """Sleeps after training so that a test can kill the worker in the middle of a trial."""
+
+    def train(self, model, *, on_step, device, seed):
+        super().train(model, on_step=on_step, device=device, seed=seed)
+        time.sleep(1.5)
+
+
+TASK = Slow(epochs=2)
+'''
+
+AS_OTHER_HOST = """
+import socket
+import sys
+
+socket.gethostname = lambda: {host!r}  # the name every prunefront module reads
+from prunefront.cli import main
+
+main(sys.argv[1:])
+"""
+
+
+def _open_study(config_path: Path) -> optuna.Study:
+    """The study through the storage object the search itself opens (``_CachedStorage``)."""
+    config = load_config(config_path)
+    spec = resolve_storage(config.search.storage, Path(config.search.run_dir or "."))
+    return optuna.load_study(study_name=config.study_name(), storage=open_storage(spec))
+
+
+def _start(
+    config_path: Path, cwd: Path, *options: str, host: str | None = None
+) -> subprocess.Popen[bytes]:
+    """``prunefront search`` in a new process, as if on machine ``host`` when given."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(cwd), *sys.path])}
+    launcher = ["-c", AS_OTHER_HOST.format(host=host)] if host else ["-m", "prunefront"]
+    return subprocess.Popen(
+        [sys.executable, *launcher, "search", str(config_path), *options],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait_for(
+    config_path: Path,
+    process: subprocess.Popen[bytes],
+    found: Callable[[list[optuna.trial.FrozenTrial]], optuna.trial.FrozenTrial | None],
+) -> optuna.trial.FrozenTrial:
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        try:
+            running = _open_study(config_path).get_trials(states=(TrialState.RUNNING,))
+        except (KeyError, ValueError):
+            running = []  # the study is not created yet
+        trial = found(running)
+        if trial is not None:
+            return trial
+        time.sleep(0.2)
+    raise AssertionError("no such trial started within 120 s")
+
+
+def _owned_by(host: str | None = None, pid: int | None = None, not_pid: int | None = None):
+    def find(running: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTrial | None:
+        for trial in running:
+            owner = trial.system_attrs.get(OWNER_KEY)
+            if owner is None:
+                continue
+            if host is not None and owner["host"] != host:
+                continue
+            if pid is not None and owner["pid"] != pid:
+                continue
+            if not_pid is not None and owner["pid"] == not_pid:
+                continue
+            return trial
+        return None
+
+    return find
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def _assert_recovered(study: optuna.Study, budget: int, dead: int, reason: str) -> None:
+    trials = study.get_trials(deepcopy=False)
+    states = Counter(t.state for t in trials)
+    assert states[TrialState.RUNNING] == 0, states
+    assert states[TrialState.COMPLETE] == budget, states
+    assert trials[dead].state == TrialState.FAIL
+    assert reason in trials[dead].user_attrs["fail_reason"]
+    retries = [t for t in trials if t.user_attrs.get("retry_of") == dead]
+    assert [t.state for t in retries] == [TrialState.COMPLETE]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_dead_machines_trial_is_reaped_by_heartbeat_through_the_searchs_own_storage(
+    tmp_path: Path,
+    write_config: Callable[..., Path],
+    postgres_url: str,
+    unique_study: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / "slow_task.py").write_text(SLOW_TASK)
+    config_path = write_config(
+        task="slow_task:TASK", trials=4, storage=postgres_url, study=unique_study
+    )
+    other = _start(config_path, tmp_path, host="other-node")
+    try:
+        dead = _wait_for(config_path, other, _owned_by(host="other-node"))
+    finally:
+        _kill(other)  # the machine is gone: no process, no more heartbeats
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    # This machine's worker judges heartbeats older than 3 s stale (60 s in real searches).
+    monkeypatch.setattr(search_storage, "GRACE_PERIOD_S", 3)
+    study = run_search(plan_search(load_config(config_path)), say=lambda line: None)
+    assert type(study._storage).__name__ == "_CachedStorage"  # the wrapper the bug hid behind
+    _assert_recovered(study, 4, dead.number, "heartbeats")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["journal", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_killed_workers_helper_is_reaped_not_left_running_as_a_zombie(
+    kind: str,
+    tmp_path: Path,
+    write_config: Callable[..., Path],
+    request: pytest.FixtureRequest,
+    unique_study: str,
+) -> None:
+    storage = request.getfixturevalue("postgres_url") if kind == "postgres" else None
+    (tmp_path / "slow_task.py").write_text(SLOW_TASK)
+    config_path = write_config(task="slow_task:TASK", trials=6, storage=storage, study=unique_study)
+    parent = _start(config_path, tmp_path, "--workers", "2")
+    try:
+        dead = _wait_for(config_path, parent, _owned_by(not_pid=parent.pid))
+        os.kill(dead.system_attrs[OWNER_KEY]["pid"], signal.SIGKILL)  # the helper, mid-trial
+        _, err = parent.communicate(timeout=240)
+    finally:
+        if parent.poll() is None:
+            _kill(parent)
+    assert parent.returncode == 0, err.decode()
+    assert "exited with code -9" in err.decode()
+    _assert_recovered(_open_study(config_path), 6, dead.number, "died")
