@@ -23,10 +23,9 @@ from typing import Any
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend
 
 from prunefront.errors import PrunefrontError
-from prunefront.studies import mask_url
+from prunefront.studies import RepairingJournalBackend, mask_url
 
 __all__ = ["BudgetLock", "StorageSpec", "file_lock", "open_storage", "resolve_storage"]
 
@@ -74,7 +73,7 @@ def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
     try:
         if spec.kind == "journal":
             Path(spec.url).parent.mkdir(parents=True, exist_ok=True)
-            return JournalStorage(JournalFileBackend(spec.url))
+            return JournalStorage(RepairingJournalBackend(spec.url))
         if spec.kind == "sqlite":
             return RDBStorage(spec.url)
         with warnings.catch_warnings():

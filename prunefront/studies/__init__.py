@@ -6,6 +6,7 @@ and the search writes them with the keys of ``_schema``.
 
 from __future__ import annotations
 
+from prunefront.studies._journal import RepairingJournalBackend
 from prunefront.studies._load import JOURNAL_NAME, mask_url, open_storage, open_study
 from prunefront.studies._schema import (
     STUDY_CONFIG,
@@ -26,6 +27,7 @@ __all__ = [
     "STUDY_OBJECTIVES",
     "STUDY_SEARCH_COST",
     "TRIAL_KEYS",
+    "RepairingJournalBackend",
     "mask_url",
     "open_storage",
     "open_study",

@@ -66,10 +66,11 @@ def _journal(path: Path, label: str) -> BaseStorage:
     if not path.is_file():
         raise PrunefrontError(f"{label}: no study journal at {path}")
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+
+    from prunefront.studies._journal import RepairingJournalBackend
 
     try:
-        return JournalStorage(JournalFileBackend(str(path)))
+        return JournalStorage(RepairingJournalBackend(str(path)))
     except (OSError, ValueError) as error:
         raise PrunefrontError(f"{label}: cannot read journal {path}: {error}") from None
 

@@ -174,3 +174,62 @@ def test_a_killed_workers_helper_is_reaped_not_left_running_as_a_zombie(
     assert parent.returncode == 0, err.decode()
     assert "exited with code -9" in err.decode()
     _assert_recovered(_open_study(config_path), 6, dead.number, "died")
+
+
+def _search(config_path: Path) -> optuna.Study:
+    return run_search(plan_search(load_config(config_path)), say=lambda line: None)
+
+
+@pytest.mark.slow
+def test_a_torn_last_journal_line_is_moved_aside_and_the_study_resumes_again_and_again(
+    tmp_path: Path,
+    write_config: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _search(write_config(trials=3))
+    journal = tmp_path / "run" / "study.journal"
+    data = journal.read_bytes()
+    last = data.rstrip(b"\n").rfind(b"\n") + 1
+    torn = data[last : last + (len(data) - last) // 2]  # a power cut half-way through a record
+    journal.write_bytes(data[:last] + torn)
+    for trials in (4, 5):  # the first resume appends, the second reads what the first wrote
+        study = _search(write_config(trials=trials))
+    states = Counter(t.state for t in study.get_trials(deepcopy=False))
+    assert states[TrialState.COMPLETE] == 5 and states[TrialState.RUNNING] == 0
+    sides = list(journal.parent.glob("study.journal.torn-*"))
+    assert len(sides) == 1 and sides[0].read_bytes() == torn  # the torn bytes are kept
+    assert f"moved its {len(torn)} bytes to {sides[0]}" in capsys.readouterr().err
+    from prunefront.cli import main
+
+    with pytest.raises(SystemExit) as info:  # readers too
+        main(["status", "--run", str(journal.parent)])
+    assert info.value.code == 0
+    assert "COMPLETE" in capsys.readouterr().out
+
+
+def test_readers_skip_the_torn_bytes_an_older_version_appended_onto(
+    tmp_path: Path,
+    write_config: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _search(write_config(trials=2))
+    journal = tmp_path / "run" / "study.journal"
+    from prunefront.studies import open_study
+
+    before = [(t.state, t.values) for t in open_study(None, run=journal.parent).trials]
+    lines = journal.read_bytes().splitlines(keepends=True)
+    middle = len(lines) // 2
+    torn = lines[middle - 1][: len(lines[middle - 1]) // 2]  # a record cut, then appended onto
+    journal.write_bytes(b"".join([*lines[:middle], torn, *lines[middle:]]))
+    after = [(t.state, t.values) for t in open_study(None, run=journal.parent).trials]
+    assert after == before
+    from prunefront.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["status", "--run", str(journal.parent)])
+    assert info.value.code == 0
+    assert "COMPLETE" in capsys.readouterr().out
