@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import optuna
@@ -233,3 +235,38 @@ def test_readers_skip_the_torn_bytes_an_older_version_appended_onto(
         main(["status", "--run", str(journal.parent)])
     assert info.value.code == 0
     assert "COMPLETE" in capsys.readouterr().out
+
+
+def _open_at(url: str, start_at: float) -> str:
+    """Open the search's storage at ``start_at`` (a wall-clock time); the error, or ''."""
+    time.sleep(max(0.0, start_at - time.time()))
+    try:
+        open_storage(resolve_storage(url, Path(".")))
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return ""
+
+
+@pytest.fixture
+def fresh_database(postgres_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database (dropped afterwards): no Optuna tables yet."""
+    import psycopg
+
+    name = f"pf_fresh_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_processes_opening_a_fresh_database_at_once_all_open_it(fresh_database: str) -> None:
+    context = multiprocessing.get_context("spawn")
+    start_at = time.time() + 4.0  # after every process has imported prunefront
+    with context.Pool(4) as pool:
+        errors = pool.starmap(_open_at, [(fresh_database, start_at)] * 4)
+    assert errors == [""] * 4
