@@ -141,17 +141,15 @@ def _open(plan: SearchPlan, worker: int) -> tuple[optuna.Study, BudgetLock, bool
     search = plan.config.search
     with lock.hold():
         name = plan.config.study_name()
-        existing = (
-            len(optuna.load_study(study_name=name, storage=storage).trials)
-            if name in optuna.get_all_study_names(storage)
-            else 0
-        )
+        exists = name in optuna.get_all_study_names(storage)
+        existing = len(optuna.load_study(study_name=name, storage=storage).trials) if exists else 0
+        opening = _openings(storage, name) if exists else 0
         task = make_task(plan.config)
         space = build_space(plan.config, task)
         sampler = make_sampler(
             search.sampler,
             trials=search.trials,
-            seed=worker_seed(search.seed, worker, existing),
+            seed=worker_seed(search.seed, worker, existing, opening=opening),
             workers=plan.workers,
             grid=space.grid(search.grid_sparsities),
             grid_seed=search.seed,
@@ -165,7 +163,19 @@ def _open(plan: SearchPlan, worker: int) -> tuple[optuna.Study, BudgetLock, bool
             objectives=plan.objectives,
             device=plan.device,
         )
+        # Every process that opens the study gets its own number, hence its own sampler seed:
+        # processes started at once on other machines are all "worker 0" with 0 trials.
+        storage.set_study_system_attr(study._study_id, OPENINGS_KEY, opening + 1)
     return study, lock, created
+
+
+OPENINGS_KEY = "prunefront:openings"
+"""How many worker processes have opened the study (a counter kept under the budget lock)."""
+
+
+def _openings(storage: optuna.storages.BaseStorage, name: str) -> int:
+    attrs = storage.get_study_system_attrs(storage.get_study_id_from_name(name))
+    return int(attrs.get(OPENINGS_KEY, 0))
 
 
 def run_worker(

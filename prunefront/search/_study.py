@@ -82,9 +82,15 @@ def make_sampler(
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def worker_seed(run_seed: int, worker: int, trials_so_far: int) -> int:
-    """A sampler seed per worker and restart: resuming never replays the same random points."""
-    digest = hashlib.sha256(f"{run_seed}:{worker}:{trials_so_far}".encode()).digest()
+def worker_seed(run_seed: int, worker: int, trials_so_far: int, *, opening: int = 0) -> int:
+    """A sampler seed per worker process and restart: no two replay the same random points.
+
+    ``opening`` numbers the processes that opened the study (``--workers`` helpers, restarts and
+    other machines alike), so that processes started together, each worker 0 of its machine
+    with 0 trials so far, still draw different candidates; one process alone is reproducible.
+    """
+    key = f"{run_seed}:{worker}:{trials_so_far}" + (f":{opening}" if opening else "")
+    digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:4], "little")
 
 

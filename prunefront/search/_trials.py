@@ -41,6 +41,7 @@ __all__ = [
     "front_trials",
     "heartbeat_storage",
     "reap_dead_trials",
+    "running_twin",
     "same_candidate",
 ]
 
@@ -147,6 +148,41 @@ def same_candidate(
         same_cap = attrs.get("max_bytes") == max_bytes
         cap_idle = "fit_note" not in attrs and isinstance(footprint, int) and footprint <= max_bytes
         if same_cap or cap_idle:
+            return trial
+    return None
+
+
+def running_twin(
+    trials: Sequence[FrozenTrial],
+    *,
+    number: int,
+    width: float,
+    pattern: str,
+    sparsity: float,
+    seed: int,
+    max_bytes: int,
+    train_device: str,
+) -> FrozenTrial | None:
+    """An earlier RUNNING trial (another worker's) that trains the very candidate of ``number``.
+
+    Two workers that draw one candidate at once would train it twice; the later one waits for
+    the earlier instead, and then takes its results as it would a COMPLETE trial's. Only an
+    earlier trial counts, so two twins never wait for each other.
+    """
+    wanted = (width, pattern, sparsity, seed, train_device, max_bytes)
+    for trial in trials:
+        attrs = trial.user_attrs
+        if trial.state != TrialState.RUNNING or trial.number >= number:
+            continue
+        drawn = (
+            attrs.get("width"),
+            attrs.get("pattern"),
+            attrs.get("sparsity_target"),
+            attrs.get("seed"),
+            attrs.get("train_device", "cpu"),
+            attrs.get("max_bytes"),
+        )
+        if drawn == wanted:
             return trial
     return None
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -270,3 +271,63 @@ def test_processes_opening_a_fresh_database_at_once_all_open_it(fresh_database: 
     with context.Pool(4) as pool:
         errors = pool.starmap(_open_at, [(fresh_database, start_at)] * 4)
     assert errors == [""] * 4
+
+
+def test_processes_opening_one_study_together_draw_different_candidates(
+    write_config: Callable[..., Path],
+) -> None:
+    from prunefront.search._runner import _open
+
+    path = write_config(trials=6)
+    path.write_text(path.read_text().replace("iso_levels = 2", "iso_levels = 0"))
+    plan = plan_search(load_config(path))
+    plan.run_dir.mkdir(parents=True)
+    # Two machines (or a Slurm array) starting at once: each is worker 0 and sees 0 trials.
+    first, _, _ = _open(plan, worker=0)
+    second, _, _ = _open(plan, worker=0)
+    drawn = [study.ask().suggest_float("sparsity_u", 0.0, 1.0) for study in (first, second)]
+    assert drawn[0] != drawn[1]
+
+
+def test_a_trial_whose_candidate_another_worker_is_training_waits_and_takes_its_results(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prunefront.search import _objective
+    from prunefront.search._runner import _open
+    from prunefront.search._trials import claim
+
+    monkeypatch.setattr(_objective, "TWIN_POLL_S", 0.2, raising=False)
+    paths = [write_config(f"{name}.toml", trials=n, study=name) for name, n in (("t", 1), ("m", 2))]
+    for path in paths:  # no seeded pairs: the same byte cap in both studies
+        path.write_text(path.read_text().replace("iso_levels = 2", "iso_levels = 0"))
+    template = _search(paths[0]).trials[0]
+    path = paths[1]
+    study, _, _ = _open(plan_search(load_config(path)), worker=0)
+    # Another worker drew the same candidate a moment earlier and is training it now ...
+    study.enqueue_trial(template.params)
+    twin = study.ask()
+    claim(study, twin)
+    for key, value in template.user_attrs.items():
+        twin.set_user_attr(key, value)
+    study.enqueue_trial(template.params)  # ... and this worker draws it too
+
+    def finish_twin() -> None:
+        deadline = time.time() + 60
+        while time.time() < deadline:  # until this worker has drawn the candidate
+            trials = study.get_trials(deepcopy=False)
+            if len(trials) > 1 and "max_bytes" in trials[1].user_attrs:
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        study.tell(twin, template.values)
+
+    finisher = threading.Thread(target=finish_twin)
+    finisher.start()
+    try:
+        result = _search(path)
+    finally:
+        finisher.join()
+    copy = result.trials[1]
+    assert copy.user_attrs.get("waited_for_twin") == twin.number
+    assert copy.user_attrs.get("duplicate_of") == twin.number  # not trained a second time
+    assert copy.values == template.values
