@@ -291,3 +291,22 @@ def test_study_is_optional_when_the_storage_holds_one(
     optuna.create_study(study_name="second", storage=storage)
     code, _, err = run(["select", "--run", str(journal_run)], capsys)
     assert code == 2 and "--study is required" in err and "'second'" in err
+
+
+def test_the_deployment_card_shows_user_strings_as_text_not_html(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.reports.conftest import make_study, paper_specs
+
+    journal = tmp_path / "study.journal"
+    specs = paper_specs()
+    study = make_study(specs, name=XSS, storage=JournalStorage(JournalFileBackend(str(journal))))
+    study.set_user_attr(
+        "metric", {"name": '<img src=x onerror="alert(1)">', "direction": "maximize"}
+    )
+    out = tmp_path / "ship"
+    code, _, err = run(["select", "--storage", str(journal), "--out", str(out)], capsys)
+    assert code == 0, err
+    card = (out / "deployment.md").read_text()
+    assert "<script>" not in card and "<img" not in card
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in card  # shown, as text

@@ -331,3 +331,22 @@ def test_a_trial_whose_candidate_another_worker_is_training_waits_and_takes_its_
     assert copy.user_attrs.get("waited_for_twin") == twin.number
     assert copy.user_attrs.get("duplicate_of") == twin.number  # not trained a second time
     assert copy.values == template.values
+
+
+@pytest.mark.postgres
+def test_the_study_stores_its_configuration_with_the_storage_password_masked(
+    write_config: Callable[..., Path], postgres_url: str, unique_study: str
+) -> None:
+    from prunefront.search._runner import _open
+    from prunefront.studies import STUDY_CONFIG
+
+    # The local server trusts 127.0.0.1, so any password connects; it must still not be stored.
+    url = postgres_url.replace("postgres@", "postgres:s3cret-pw@")
+    plan = plan_search(load_config(write_config(storage=url, study=unique_study)))
+    plan.run_dir.mkdir(parents=True)
+    study, _, _ = _open(plan, worker=0)
+    stored = study.user_attrs[STUDY_CONFIG]
+    assert "s3cret-pw" not in repr(study.user_attrs)
+    assert stored["search"]["storage"] == url.replace("s3cret-pw", "***")
+    again, _, created = _open(plan, worker=0)  # and the study still resumes
+    assert not created and again.study_name == unique_study
