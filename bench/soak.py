@@ -41,7 +41,7 @@ from optuna.trial import TrialState
 
 from prunefront.config import load_config
 from prunefront.search._storage import open_storage, resolve_storage
-from prunefront.search._trials import DUPLICATE_KEY, budget_used
+from prunefront.search._trials import DUPLICATE_KEY, OWNER_KEY, budget_used
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -146,6 +146,16 @@ def _complete(config: Path) -> set[int]:
     return {t.number for t in trials}
 
 
+def _in_trial(config: Path, searchers: list[Searcher]) -> list[Searcher]:
+    """The live searchers that own a RUNNING trial (a kill then costs a trial, the hard case)."""
+    try:
+        running = _study(config).get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    except KeyError:
+        return []
+    owners = {t.system_attrs.get(OWNER_KEY, {}).get("pid") for t in running}
+    return [s for s in searchers if s.alive() and s.process and s.process.pid in owners]
+
+
 def _trained_twice(trials: list[optuna.trial.FrozenTrial]) -> int:
     keys = Counter(
         (
@@ -159,6 +169,13 @@ def _trained_twice(trials: list[optuna.trial.FrozenTrial]) -> int:
         if t.state == TrialState.COMPLETE and DUPLICATE_KEY not in t.user_attrs
     )
     return sum(n - 1 for n in keys.values() if n > 1)
+
+
+def _reaped(trials: list[optuna.trial.FrozenTrial]) -> str:
+    reasons = [t.user_attrs.get("fail_reason", "") for t in trials if t.state == TrialState.FAIL]
+    by_pid = sum("died" in r for r in reasons)
+    by_heartbeat = sum("heartbeats" in r for r in reasons)
+    return f"{len(reasons)} ({by_pid} by pid on this host, {by_heartbeat} by heartbeat)"
 
 
 def _storage_errors(searchers: list[Searcher]) -> list[str]:
@@ -222,7 +239,8 @@ def main() -> None:
         if not any(s.alive() for s in searchers):
             break  # the budget is done: every search exited by itself
         if time.time() >= next_kill and time.time() < kills_end:
-            victim = rng.choice([s for s in searchers if s.alive()])
+            busy = _in_trial(searchers[0].config, searchers)
+            victim = rng.choice(busy or [s for s in searchers if s.alive()])
             complete_before_kills |= _complete(victim.config)
             victim.kill()
             kills[victim.name] += 1
@@ -248,6 +266,7 @@ def main() -> None:
         ("wall time", f"{(time.time() - started) / 60:.1f} min"),
         ("kills (kill -9 + restart)", f"{sum(kills.values())} ({dict(kills)})"),
         ("trials in the study", f"{len(trials)} {dict(states)}"),
+        ("trials failed by a kill, reaped", _reaped(trials)),
         ("trials lost", f"{len(lost)} {lost if lost else ''}".strip()),
         ("trials left RUNNING", str(states.get("RUNNING", 0))),
         ("budget used vs asked", f"{used} / {args.trials}"),

@@ -222,8 +222,8 @@ def run_search(
             workers, whichever worker ran it); without it, progress lines go to ``say``.
     """
     started = time.time()
+    study, _, created = _open(plan, worker=0)  # an unreachable storage leaves no run folder
     plan.run_dir.mkdir(parents=True, exist_ok=True)
-    study, _, created = _open(plan, worker=0)
     budget = plan.config.search.trials
     used = budget_used(study.get_trials(deepcopy=False))
     waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))

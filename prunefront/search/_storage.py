@@ -20,12 +20,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
 
 from prunefront.errors import PrunefrontError
-from prunefront.studies import RepairingJournalBackend, mask_url
+from prunefront.studies import RepairingJournalBackend, mask_url, root_message
 
 __all__ = ["BudgetLock", "StorageSpec", "file_lock", "open_storage", "resolve_storage"]
 
@@ -116,10 +117,11 @@ def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
                     engine_kwargs={"pool_pre_ping": True},
                 )
     except Exception as error:  # connection errors come in many driver-specific types
-        message = mask_url(str(error).strip().splitlines()[0] if str(error).strip() else "")
-        raise PrunefrontError(
-            f"cannot open storage {spec.display}: {type(error).__name__}: {message}"
-        ) from None
+        message = mask_url(root_message(error))
+        secret = urlsplit(spec.url).password if "://" in spec.url else None
+        if secret:
+            message = message.replace(secret, "***")
+        raise PrunefrontError(f"cannot open storage {spec.display}: {message}") from None
 
 
 @contextlib.contextmanager

@@ -7,7 +7,13 @@ and the search writes them with the keys of ``_schema``.
 from __future__ import annotations
 
 from prunefront.studies._journal import RepairingJournalBackend
-from prunefront.studies._load import JOURNAL_NAME, mask_url, open_storage, open_study
+from prunefront.studies._load import (
+    JOURNAL_NAME,
+    mask_url,
+    open_storage,
+    open_study,
+    root_message,
+)
 from prunefront.studies._schema import (
     STUDY_CONFIG,
     STUDY_DEVICE,
@@ -31,4 +37,5 @@ __all__ = [
     "mask_url",
     "open_storage",
     "open_study",
+    "root_message",
 ]
