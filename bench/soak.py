@@ -3,9 +3,9 @@
 Three ``prunefront search`` processes on this host and one on a fake second host (the hostname
 every prunefront module reads, ``socket.gethostname``, is replaced in that process: its dead
 trials can only be found by their heartbeats, as a real dead machine's) share one fresh study on
-the local PostgreSQL server. Every 20-40 s one of them, at random, is killed with SIGKILL and
-started again. Kills stop ``--drain-min`` minutes before the end, so that the searches can
-finish the budget; then the study is read and a table printed:
+the local PostgreSQL server. Every 20-40 s one of them, at random (among those in a trial, if
+any), is killed with SIGKILL and started again. Kills stop ``--drain-min`` minutes before the
+end, so that the searches can finish the budget; then the study is read and a table printed:
 
 * trials lost: trials COMPLETE just before some kill that are not COMPLETE at the end;
 * left RUNNING: trials still RUNNING when every search has exited;

@@ -350,3 +350,48 @@ def test_the_study_stores_its_configuration_with_the_storage_password_masked(
     assert stored["search"]["storage"] == url.replace("s3cret-pw", "***")
     again, _, created = _open(plan, worker=0)  # and the study still resumes
     assert not created and again.study_name == unique_study
+
+
+REFUSED = "postgresql://postgres@127.0.0.1:1/test"  # nothing listens on port 1
+
+
+def test_an_unreachable_storage_says_why_in_one_line_and_writes_no_run_folder(
+    write_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from prunefront.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["search", str(write_config(storage=REFUSED))])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1
+    assert "Connection refused" in err[0]
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(SystemExit) as info:
+        main(["status", "--storage", REFUSED])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1
+    assert "Connection refused" in err[0] and "exceeding max length" not in err[0]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_postgresql_search_closes_with_a_report_command_that_works(
+    write_config: Callable[..., Path],
+    postgres_url: str,
+    unique_study: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from prunefront.cli import main
+
+    path = write_config(trials=1, storage=postgres_url, study=unique_study)
+    path.write_text(path.read_text().replace("iso_levels = 2", "iso_levels = 0"))
+    with pytest.raises(SystemExit):
+        main(["search", str(path)])
+    closing = capsys.readouterr().err.strip().splitlines()[-1]
+    command = closing.split("Report: prunefront ", 1)[1].split()
+    assert command[:3] == ["report", "--storage", postgres_url]
+    with pytest.raises(SystemExit) as info:
+        main(command)
+    assert info.value.code == 0
+    assert (tmp_path / "run" / "report" / "report.html").is_file()
