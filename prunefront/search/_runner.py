@@ -118,6 +118,10 @@ def plan_search(config: RunConfig, *, workers: int | None = None) -> SearchPlan:
     space = build_space(config, make_task(config))
     objectives = resolve_objectives(config)
     device = config.target.device
+    if device.startswith("remote://"):  # the token and the agent, before any trial
+        from prunefront.remote import check_agent
+
+        check_agent(device, token_file=config.target.token_file)
     description = (
         {"device": device}
         if device.startswith(("remote://", "adb://"))
