@@ -395,3 +395,25 @@ def test_a_postgresql_search_closes_with_a_report_command_that_works(
         main(command)
     assert info.value.code == 0
     assert (tmp_path / "run" / "report" / "report.html").is_file()
+
+
+def test_the_progress_line_counts_failures_as_the_closing_summary_does() -> None:
+    from optuna.distributions import FloatDistribution
+
+    from prunefront.search import study_status
+    from prunefront.search._progress import progress
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    u = {"sparsity_u": FloatDistribution(0.0, 1.0)}
+    for number, attrs in enumerate([{}, {"retry_of": 0}, {"retry_of": 1}, {}]):
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=TrialState.FAIL,
+                params={"sparsity_u": 0.1 * number},
+                distributions=u,
+                user_attrs={"fail_reason": "worker died", **attrs},
+            )
+        )
+    now = progress(study, budget=5, started=time.time(), done_at_start=0)
+    assert now.failed == study_status(study).counts["FAIL"] == 4
+    assert "(4 failed," in now.line()
