@@ -17,7 +17,7 @@ end, so that the searches can finish the budget; then the study is read and a ta
 
 Goal: 0, 0, exact, 0, 0. Loopback and local PostgreSQL only; bounded by ``--minutes``.
 
-    PYTHONPATH=. .venv/bin/python bench/soak.py [--minutes 10] [--trials 24] [--seed 0]
+    PYTHONPATH=. .venv/bin/python bench/soak.py [--minutes 10] [--trials 80] [--seed 0]
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="whole soak, drain included")
     parser.add_argument("--drain-min", type=float, default=3.0, help="last minutes, no kills")
-    parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--trials", type=int, default=80)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--sampler", default="random")
     parser.add_argument("--storage", default=POSTGRES)
