@@ -384,9 +384,10 @@ def search(
         say(f"stopped; completed trials are kept. Resume with: {resume}")
         sys.exit(130)
     status = study_status(study)
+    in_run_dir = plan.storage.url == str(plan.run_dir / "study.journal")
+    source = f"--run {plan.run_dir}" if in_run_dir else f"--storage {plan.storage.display}"
     report = (
-        f"prunefront report --run {plan.run_dir} --study {study.study_name} "
-        f"--out {plan.run_dir / 'report'}"
+        f"prunefront report {source} --study {study.study_name} --out {plan.run_dir / 'report'}"
     )
     if as_json:
         emit_json(

@@ -7,6 +7,7 @@ must not silently fall back to a default), and every record round-trips through 
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -58,6 +59,8 @@ def _number(
         or (integer and not isinstance(value, int))
     ):
         raise _fail(key, f"must be {kind}, got {value!r}")
+    if not math.isfinite(value):  # NaN passes every comparison below; inf is no setting
+        raise _fail(key, f"must be a finite number, got {value}")
     left = "(" if lo_open else "["
     right = ")" if hi_open else "]"
     interval = f"{left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
@@ -78,6 +81,17 @@ def _string(key: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(key, f"must be a non-empty string, got {value!r}")
     return value
+
+
+def _optional_string(key: str, value: Any) -> str | None:
+    return None if value is None else _string(key, value)
+
+
+def _strings(key: str, values: tuple[Any, ...]) -> tuple[str, ...]:
+    for value in values:
+        if not isinstance(value, str) or not value:
+            raise _fail(key, f"must list non-empty strings, got {value!r}")
+    return tuple(values)
 
 
 def _check_keys(section: str, data: Mapping[str, Any], record: type) -> None:
@@ -124,7 +138,7 @@ class ScheduleConfig:
         _number("space.schedule.end_frac", self.end_frac, lo=self.begin_frac, hi=1.0)
         _number("space.schedule.updates", self.updates, lo=1, integer=True)
         _choice("space.schedule.scope", self.scope, ("layer", "global"))
-        object.__setattr__(self, "exclude", tuple(self.exclude))
+        object.__setattr__(self, "exclude", _strings("space.schedule.exclude", self.exclude))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,8 +168,9 @@ class SpaceConfig:
         _number("space.sparsity_max", self.sparsity_max, lo=self.sparsity_min, hi=0.999)
         if not self.patterns:
             raise _fail("space.patterns", "must list at least one pattern")
+        names = _strings("space.patterns", self.patterns)
         try:
-            parsed = tuple(str(parse_pattern(p)) for p in self.patterns)
+            parsed = tuple(str(parse_pattern(p)) for p in names)
         except PrunefrontError as error:
             raise _fail("space.patterns", str(error)) from None
         object.__setattr__(self, "patterns", parsed)
@@ -239,6 +254,8 @@ class TargetConfig:
         _number("target.batch_size", self.batch_size, lo=1, integer=True)
         _number("target.threads", self.threads, lo=1, integer=True)
         _choice("target.energy", self.energy, ENERGY_POLICIES)
+        _optional_string("target.token_file", self.token_file)
+        _optional_string("target.adb_binary", self.adb_binary)
         if dev.startswith("adb://") and not self.adb_binary:
             raise _fail("target.adb_binary", "an adb:// target needs the benchmark binary's path")
 
@@ -300,12 +317,16 @@ class SearchConfig:
                     "must be sqlite:///PATH, postgresql://..., or journal:PATH "
                     "(default: a journal file in the run folder)",
                 )
-        if self.study_name is not None:
-            _string("search.study_name", self.study_name)
+        _optional_string("search.study_name", self.study_name)
+        _optional_string("search.run_dir", self.run_dir)
         _number("search.workers", self.workers, lo=1, hi=64, integer=True)
         _number("search.early_stopping_margin", self.early_stopping_margin, lo=0.0)
         _number("search.pair_seeds", self.pair_seeds, lo=1, hi=100, integer=True)
-        if self.train_device != "cpu" and not self.train_device.startswith("cuda"):
+        train_device = _string("search.train_device", self.train_device)
+        if train_device != "cpu" and not (
+            train_device == "cuda"
+            or (train_device.startswith("cuda:") and train_device[5:].isdigit())
+        ):
             raise _fail(
                 "search.train_device", f"must be cpu or cuda[:N], got {self.train_device!r}"
             )

@@ -54,9 +54,22 @@ INPUT_DTYPES: tuple[str, ...] = (
     "uint8",
     "bool",
 )
-# One generated input may hold at most this many elements (1 GiB of float32): a request cannot
-# make the agent allocate without bound.
+# One generated input may hold at most this many elements (1 GiB of float32), and all the inputs
+# of one request at most MAX_REQUEST_INPUT_BYTES together: a request cannot make the agent
+# allocate without bound (two [2^28] float32 inputs took it from 0.4 to 4.6 GB).
 MAX_INPUT_ELEMENTS = 2**28
+MAX_REQUEST_INPUT_BYTES = 2**30
+_ITEM_BYTES = {
+    "float32": 4,
+    "float16": 2,
+    "float64": 8,
+    "int64": 8,
+    "int32": 4,
+    "int16": 2,
+    "int8": 1,
+    "uint8": 1,
+    "bool": 1,
+}
 MAX_THREADS = 1024
 
 
@@ -115,6 +128,11 @@ class InputSpec:
             )
         if not self.low <= self.high:
             raise ProtocolError(f"inputs.low = {self.low} must be <= inputs.high = {self.high}")
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the generated input takes."""
+        return math.prod(self.shape) * _ITEM_BYTES[self.dtype]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of one entry of ``inputs``."""
@@ -178,6 +196,12 @@ class ProfileRequest:
     def __post_init__(self) -> None:
         if not self.inputs:
             raise ProtocolError("inputs: give at least one input")
+        total = sum(spec.nbytes for spec in self.inputs)
+        if total > MAX_REQUEST_INPUT_BYTES:
+            raise ProtocolError(
+                f"inputs: {total} bytes in all; a request may generate at most "
+                f"{MAX_REQUEST_INPUT_BYTES} bytes of inputs"
+            )
         if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
             raise ProtocolError(f"threads = {self.threads}: must be in [1, {MAX_THREADS}]")
         if self.batch_size is not None and self.batch_size < 1:

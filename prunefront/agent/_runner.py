@@ -65,7 +65,10 @@ def _generate(spec: InputSpec, rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(spec.low, spec.high, size=spec.shape).astype(spec.dtype)
 
 
-def _feeds(session: Any, request: ProfileRequest) -> dict[str, np.ndarray]:
+_OVER_TIME = "the profile exceeded the agent's time limit (--max-profile-s) and was stopped"
+
+
+def _feeds(session: Any, request: ProfileRequest, deadline_s: float) -> dict[str, np.ndarray]:
     graph_inputs = session.get_inputs()
     if len(request.inputs) != len(graph_inputs):
         names = [i.name for i in graph_inputs]
@@ -82,7 +85,11 @@ def _feeds(session: Any, request: ProfileRequest) -> dict[str, np.ndarray]:
             raise ProtocolError(
                 f"inputs.name = {spec.name!r}: the model's inputs are {sorted(by_name)}", status=422
             )
+        if time.monotonic() > deadline_s:
+            raise ProtocolError(_OVER_TIME, status=422)
         feeds[target.name] = _generate(spec, rng)
+    if time.monotonic() > deadline_s:
+        raise ProtocolError(_OVER_TIME, status=422)
     return feeds
 
 
@@ -159,15 +166,15 @@ def profile_onnx(
     """
     import onnxruntime as ort
 
+    deadline = deadline_s if deadline_s is not None else time.monotonic() + 3600.0
     session = _session(model, request)
-    feeds = _feeds(session, request)
+    feeds = _feeds(session, request, deadline)  # generating inputs counts against the limit
     run_options = ort.RunOptions()
 
     def run() -> list[Any]:
         outputs: list[Any] = session.run(None, feeds, run_options)
         return outputs
 
-    deadline = deadline_s if deadline_s is not None else time.monotonic() + 3600.0
     with _Watchdog(run_options, deadline) as watchdog:
         try:
             outputs = run()
@@ -176,10 +183,7 @@ def profile_onnx(
             raise
         except Exception as error:  # a failing run: ORT's pybind exceptions
             if watchdog.fired:
-                raise ProtocolError(
-                    "the profile exceeded the agent's time limit (--max-profile-s) and was stopped",
-                    status=422,
-                ) from None
+                raise ProtocolError(_OVER_TIME, status=422) from None
             raise ProtocolError(
                 f"the model failed to run: {_first_line(error)}", status=422
             ) from None

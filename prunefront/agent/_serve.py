@@ -9,6 +9,7 @@ other message goes to the log on stderr. Neither ever contains the token.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import sys
 from pathlib import Path
@@ -45,10 +46,14 @@ def run_agent(
         format="%(asctime)s prunefront-agent %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
-    if max_upload_mb <= 0:
-        raise PrunefrontError(f"--max-upload-mb = {max_upload_mb}: must be > 0")
-    if max_profile_s <= 0 or queue_wait_s < 0:
-        raise PrunefrontError("--max-profile-s must be > 0 and --queue-wait-s >= 0")
+    for option, value, lowest in (
+        ("--max-upload-mb", max_upload_mb, "> 0"),
+        ("--max-profile-s", max_profile_s, "> 0"),
+        ("--queue-wait-s", queue_wait_s, ">= 0"),
+    ):
+        # NaN passes every comparison, inf is no limit: both broke the agent later.
+        if not math.isfinite(value) or value < 0 or (lowest == "> 0" and value == 0):
+            raise PrunefrontError(f"{option} = {value}: must be a finite number {lowest}")
     if not 0 <= port <= 65535:
         raise PrunefrontError(f"--port = {port}: must be in [0, 65535]")
     token, path, created = load_or_create_token(token_file)

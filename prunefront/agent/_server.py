@@ -41,6 +41,7 @@ __all__ = ["AgentConfig", "AgentServer", "is_loopback"]
 
 log = logging.getLogger("prunefront.agent")
 _DRAIN_CHUNK = 1 << 16
+_DRAIN_S = 2.0  # the longest an unread body is drained after an error answer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,21 +179,31 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.close_connection = True
 
-    def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def _error(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        drain: bool = True,
+    ) -> None:
         log.info("%s refused with %d: %s", self.client_address[0], status, message)
         self._send(status, {"error": message, "status": status}, headers)
-        self._drain()
+        if drain:
+            self._drain()
 
     def _drain(self) -> None:
-        """Read and drop an unread body (bounded) so the client sees the answer, not a reset."""
+        """Read and drop an unread body (bounded in bytes and in time) so the client sees the
+        answer, not a reset; a client that drips its body is cut off after ``_DRAIN_S``."""
         if self._body_read:
             return
         try:
             remaining = min(
                 int(self.headers.get("Content-Length") or 0), self.server.config.max_upload_bytes
             )
-            self.connection.settimeout(2.0)
-            while remaining > 0:
+            self.connection.settimeout(_DRAIN_S)
+            deadline = time.monotonic() + _DRAIN_S
+            while remaining > 0 and time.monotonic() < deadline:
                 chunk = self.rfile.read(min(_DRAIN_CHUNK, remaining))
                 if not chunk:
                     break
@@ -208,7 +219,8 @@ class _Handler(BaseHTTPRequestHandler):
         ok = hmac.compare_digest(given.strip().encode(), expected)
         if scheme.lower() == "bearer" and ok:
             return True
-        self._error(401, "missing or wrong token", {"WWW-Authenticate": "Bearer"})
+        # Answer and close without reading a byte of an unauthenticated body.
+        self._error(401, "missing or wrong token", {"WWW-Authenticate": "Bearer"}, drain=False)
         return False
 
     def do_GET(self) -> None:

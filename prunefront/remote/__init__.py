@@ -19,6 +19,7 @@ from prunefront.agent import (
     read_token,
 )
 from prunefront.remote._profile import (
+    check_agent,
     input_specs,
     profile_file_on_adb,
     profile_remote,
@@ -30,6 +31,7 @@ __all__ = [
     "RemoteRejected",
     "RemoteTarget",
     "RemoteUnavailable",
+    "check_agent",
     "input_specs",
     "is_remote_target",
     "parse_target",

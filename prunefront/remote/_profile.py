@@ -28,6 +28,7 @@ from prunefront.agent import (
     ProfileRequest,
     RemoteRejected,
     RemoteTarget,
+    RemoteUnavailable,
     SubprocessAdbRunner,
     parse_target,
     profile_on_adb,
@@ -43,7 +44,13 @@ from prunefront.profilers import (
     StrategyOutcome,
 )
 
-__all__ = ["input_specs", "profile_file_on_adb", "profile_remote", "result_from_document"]
+__all__ = [
+    "check_agent",
+    "input_specs",
+    "profile_file_on_adb",
+    "profile_remote",
+    "result_from_document",
+]
 
 _ENERGY_FOR_AGENT = {"auto": "auto", "estimate": "auto", "off": "off"}
 
@@ -159,6 +166,34 @@ def _profile_agent(
             status=400,
         )
     return client.profile(export.path.read_bytes(), request)
+
+
+def check_agent(device: str, *, token_file: Path | str | None = None) -> dict[str, Any]:
+    """Ask a ``remote://`` target's agent for its info with the token: before the first trial.
+
+    A missing token file or an agent that is down is the target's problem, said once, instead
+    of three failed trials and "fix the task". Other targets are not checked (``{}``).
+
+    Raises:
+        PrunefrontError: no readable token, the agent refuses it, or it does not answer.
+    """
+    parsed = parse_target(device)
+    if parsed.kind != "agent":
+        return {}
+    try:
+        token = read_token(None, token_file)
+    except PrunefrontError as error:
+        raise PrunefrontError(f"target.token_file for {device}: {error}") from None
+    client = AgentClient(str(parsed.host), int(parsed.port or 0), token, timeout_s=30, retries=1)
+    try:
+        return client.info()
+    except RemoteUnavailable as error:
+        raise PrunefrontError(
+            f"target.device {device}: the agent does not answer ({error}); start "
+            "`prunefront agent serve` there, or check the address"
+        ) from None
+    except RemoteRejected as error:
+        raise PrunefrontError(f"target.device {device}: the agent refused: {error}") from None
 
 
 def profile_remote(

@@ -6,6 +6,7 @@ One record (``deployment_card``), rendered as JSON and as Markdown. The reproduc
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -257,7 +258,9 @@ def _md(value: Any) -> str:
     if value is None:
         return "-"
     text = f"{value:.6g}" if isinstance(value, float) else str(value)
-    return " ".join(text.replace("|", "\\|").split())
+    # Markdown renders raw HTML: a study or task named "<script>" must show as text, as the
+    # HTML report shows it.
+    return " ".join(html.escape(text, quote=False).replace("|", "\\|").split())
 
 
 def card_markdown(card: dict[str, Any]) -> str:

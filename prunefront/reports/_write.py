@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,6 +122,35 @@ def _fill(data: ReportData, directory: Path) -> list[str]:
     return sorted(files)
 
 
+STALE_AFTER_S = 3600.0
+"""A staging folder without its writer's pid in the name (older versions) is stale after this."""
+
+
+def _writer_alive(name: str) -> bool | None:
+    """Whether the process named in ``.X.tmp-PID-...`` is alive (None: no pid in the name)."""
+    pid = name.rsplit(".", 1)[-1].split("-")[1] if "-" in name else ""
+    if not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: alive
+    return True
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove the staging folders of reports into ``out`` that were killed half-way."""
+    for pattern in (f".{out.name}.tmp-*", f".{out.name}.old-*"):
+        for folder in out.parent.glob(pattern):
+            alive = _writer_alive(folder.name)
+            if alive is None:
+                alive = time.time() - folder.stat().st_mtime < STALE_AFTER_S
+            if not alive:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
 def write_report(data: ReportData, out: Path) -> ReportFiles:
     """Write every file of the report into ``out`` (created or replaced atomically).
 
@@ -137,14 +167,17 @@ def write_report(data: ReportData, out: Path) -> ReportFiles:
     out = check_out_dir(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        _remove_stale(out)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
     except OSError as error:
         raise PrunefrontError(f"--out {out}: cannot write there ({error.strerror})") from None
     try:
         files = _fill(data, staging)
         staging.chmod(0o755)  # mkdtemp makes it private; a report folder is for reading
         if out.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            retired = Path(
+                tempfile.mkdtemp(prefix=f".{out.name}.old-{os.getpid()}-", dir=out.parent)
+            )
             out.rename(retired / "report")
             staging.rename(out)
             shutil.rmtree(retired, ignore_errors=True)

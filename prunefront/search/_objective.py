@@ -31,6 +31,8 @@ from prunefront.search._trials import (
     DUPLICATE_KEY,
     FREE_DUPLICATE_KEY,
     free_duplicates,
+    reap_dead_trials,
+    running_twin,
     same_candidate,
 )
 from prunefront.spaces._search_space import SearchSpace
@@ -129,6 +131,26 @@ def _hooks(ctx: TrialContext, trial: optuna.Trial, sparsity: float, predicted: i
     return hook
 
 
+TWIN_POLL_S = 1.0
+"""How often a trial waiting for its running twin looks again."""
+
+
+def _wait_for_running_twin(trial: optuna.Trial, candidate: dict[str, Any]) -> None:
+    """Wait while another worker's earlier trial trains this very candidate.
+
+    Dead twins are reaped while waiting (their worker is gone), so the wait always ends.
+    """
+    study = trial.study
+    while True:
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        twin = running_twin(running, number=trial.number, **candidate)
+        if twin is None:
+            return
+        trial.set_user_attr("waited_for_twin", twin.number)
+        time.sleep(TWIN_POLL_S)
+        reap_dead_trials(study)
+
+
 def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
     """Run ``trial`` and return its objective values in ``ctx.objectives`` order.
 
@@ -156,21 +178,20 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
         trial.set_user_attr(key, value)
     cap = _byte_cap(ctx, trial)
     trial.set_user_attr("max_bytes", cap)
-    done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    candidate: dict[str, Any] = {
+        "width": width,
+        "pattern": pattern,
+        "sparsity": sparsity,
+        "seed": seed,
+        "max_bytes": cap,
+        "train_device": ctx.config.search.train_device,
+    }
     # Pair replicates always train: the verdict's statistics need each seed's own trial.
-    earlier = (
-        None
-        if "seeded" in trial.user_attrs
-        else same_candidate(
-            done,
-            width=width,
-            pattern=pattern,
-            sparsity=sparsity,
-            seed=seed,
-            max_bytes=cap,
-            train_device=ctx.config.search.train_device,
-        )
-    )
+    pair = "seeded" in trial.user_attrs
+    if not pair:
+        _wait_for_running_twin(trial, candidate)
+    done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    earlier = None if pair else same_candidate(done, **candidate)
     if earlier is not None:
         return _take_results(ctx, trial, earlier)
     torch.set_num_threads(ctx.train_threads)

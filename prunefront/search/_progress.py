@@ -71,9 +71,7 @@ def progress(study: optuna.Study, budget: int, started: float, done_at_start: in
     return Progress(
         done=done,
         budget=budget,
-        failed=sum(
-            1 for t in trials if t.state == TrialState.FAIL and "retry_of" not in t.user_attrs
-        ),
+        failed=by_state[TrialState.FAIL],  # as the closing summary and `status` count them
         pruned=by_state[TrialState.PRUNED],
         running=by_state[TrialState.RUNNING],
         front_size=len(front_trials(study)) if feasible else 0,

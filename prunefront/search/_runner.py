@@ -126,6 +126,10 @@ def plan_search(config: RunConfig, *, workers: int | None = None) -> SearchPlan:
     pair_trials = len(seeded_pair_trials(config, space))
     objectives = resolve_objectives(config)
     device = config.target.device
+    if device.startswith("remote://"):  # the token and the agent, before any trial
+        from prunefront.remote import check_agent
+
+        check_agent(device, token_file=config.target.token_file)
     description = (
         {"device": device}
         if device.startswith(("remote://", "adb://"))
@@ -150,17 +154,15 @@ def _open(plan: SearchPlan, worker: int) -> tuple[optuna.Study, BudgetLock, bool
     search = plan.config.search
     with lock.hold():
         name = plan.config.study_name()
-        existing = (
-            len(optuna.load_study(study_name=name, storage=storage).trials)
-            if name in optuna.get_all_study_names(storage)
-            else 0
-        )
+        exists = name in optuna.get_all_study_names(storage)
+        existing = len(optuna.load_study(study_name=name, storage=storage).trials) if exists else 0
+        opening = _openings(storage, name) if exists else 0
         task = make_task(plan.config)
         space = build_space(plan.config, task)
         sampler = make_sampler(
             search.sampler,
             trials=search.trials,
-            seed=worker_seed(search.seed, worker, existing),
+            seed=worker_seed(search.seed, worker, existing, opening=opening),
             workers=plan.workers,
             grid=space.grid(search.grid_sparsities),
             grid_seed=search.seed,
@@ -174,7 +176,19 @@ def _open(plan: SearchPlan, worker: int) -> tuple[optuna.Study, BudgetLock, bool
             objectives=plan.objectives,
             device=plan.device,
         )
+        # Every process that opens the study gets its own number, hence its own sampler seed:
+        # processes started at once on other machines are all "worker 0" with 0 trials.
+        storage.set_study_system_attr(study._study_id, OPENINGS_KEY, opening + 1)
     return study, lock, created
+
+
+OPENINGS_KEY = "prunefront:openings"
+"""How many worker processes have opened the study (a counter kept under the budget lock)."""
+
+
+def _openings(storage: optuna.storages.BaseStorage, name: str) -> int:
+    attrs = storage.get_study_system_attrs(storage.get_study_id_from_name(name))
+    return int(attrs.get(OPENINGS_KEY, 0))
 
 
 def run_worker(
@@ -221,8 +235,8 @@ def run_search(
             workers, whichever worker ran it); without it, progress lines go to ``say``.
     """
     started = time.time()
+    study, _, created = _open(plan, worker=0)  # an unreachable storage leaves no run folder
     plan.run_dir.mkdir(parents=True, exist_ok=True)
-    study, _, created = _open(plan, worker=0)
     budget = plan.config.search.trials
     used = budget_used(study.get_trials(deepcopy=False))
     waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))

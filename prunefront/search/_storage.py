@@ -20,13 +20,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend
 
 from prunefront.errors import PrunefrontError
-from prunefront.studies import mask_url
+from prunefront.studies import RepairingJournalBackend, mask_url, root_message
 
 __all__ = ["BudgetLock", "StorageSpec", "file_lock", "open_storage", "resolve_storage"]
 
@@ -69,28 +69,59 @@ def resolve_storage(storage: str | None, run_dir: Path) -> StorageSpec:
     )
 
 
+_SCHEMA_LOCK_KEY = zlib.crc32(b"prunefront:optuna-schema") & 0x7FFFFFFF
+
+
+@contextlib.contextmanager
+def _schema_lock(url: str) -> Iterator[None]:
+    """A PostgreSQL advisory lock around Optuna's table creation.
+
+    Optuna creates its tables when the storage opens; several machines (a Slurm array) opening a
+    fresh database at once race in ``CREATE TABLE`` and all but one die with a
+    ``UniqueViolation`` on ``pg_type``. Under this lock the first creates, the rest find them.
+    """
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    engine = sqlalchemy.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": _SCHEMA_LOCK_KEY})
+            try:
+                yield
+            finally:
+                conn.execute(
+                    sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": _SCHEMA_LOCK_KEY}
+                )
+                conn.commit()
+    finally:
+        engine.dispose()
+
+
 def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
     """Open the Optuna storage (creating the journal file's folder if needed)."""
     try:
         if spec.kind == "journal":
             Path(spec.url).parent.mkdir(parents=True, exist_ok=True)
-            return JournalStorage(JournalFileBackend(spec.url))
+            return JournalStorage(RepairingJournalBackend(spec.url))
         if spec.kind == "sqlite":
             return RDBStorage(spec.url)
         with warnings.catch_warnings():
             # Heartbeats are "experimental" in Optuna; prunefront relies on them deliberately.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(
-                spec.url,
-                heartbeat_interval=HEARTBEAT_INTERVAL_S,
-                grace_period=GRACE_PERIOD_S,
-                engine_kwargs={"pool_pre_ping": True},
-            )
+            with _schema_lock(spec.url):
+                return RDBStorage(
+                    spec.url,
+                    heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                    grace_period=GRACE_PERIOD_S,
+                    engine_kwargs={"pool_pre_ping": True},
+                )
     except Exception as error:  # connection errors come in many driver-specific types
-        message = mask_url(str(error).strip().splitlines()[0] if str(error).strip() else "")
-        raise PrunefrontError(
-            f"cannot open storage {spec.display}: {type(error).__name__}: {message}"
-        ) from None
+        message = mask_url(root_message(error))
+        secret = urlsplit(spec.url).password if "://" in spec.url else None
+        if secret:
+            message = message.replace(secret, "***")
+        raise PrunefrontError(f"cannot open storage {spec.display}: {message}") from None
 
 
 @contextlib.contextmanager

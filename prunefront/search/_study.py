@@ -16,6 +16,7 @@ import optuna
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
 from prunefront.spaces._search_space import SearchSpace
+from prunefront.studies import mask_url
 from prunefront.studies._schema import (
     STUDY_CONFIG,
     STUDY_DEVICE,
@@ -94,10 +95,28 @@ def make_sampler(
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def worker_seed(run_seed: int, worker: int, trials_so_far: int) -> int:
-    """A sampler seed per worker and restart: resuming never replays the same random points."""
-    digest = hashlib.sha256(f"{run_seed}:{worker}:{trials_so_far}".encode()).digest()
+def worker_seed(run_seed: int, worker: int, trials_so_far: int, *, opening: int = 0) -> int:
+    """A sampler seed per worker process and restart: no two replay the same random points.
+
+    ``opening`` numbers the processes that opened the study (``--workers`` helpers, restarts and
+    other machines alike), so that processes started together, each worker 0 of its machine
+    with 0 trials so far, still draw different candidates; one process alone is reproducible.
+    """
+    key = f"{run_seed}:{worker}:{trials_so_far}" + (f":{opening}" if opening else "")
+    digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:4], "little")
+
+
+def stored_config(config: RunConfig) -> dict[str, Any]:
+    """The configuration as the study stores it: the storage URL's password masked.
+
+    Everyone who can read the study can read its attributes; the password is not part of the
+    study's identity (``RunConfig.identity``), so resuming compares the same either way.
+    """
+    data = config.to_dict()
+    if data["search"].get("storage"):
+        data["search"]["storage"] = mask_url(data["search"]["storage"])
+    return data
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -221,7 +240,7 @@ def create_or_resume(
         directions=directions(objectives, task),
     )
     study.set_user_attr(STUDY_FORMAT_VERSION, SEARCH_FORMAT)
-    study.set_user_attr(STUDY_CONFIG, config.to_dict())
+    study.set_user_attr(STUDY_CONFIG, stored_config(config))
     study.set_user_attr(STUDY_OBJECTIVES, list(objectives))
     study.set_user_attr(STUDY_METRIC, {"name": task.metric, "direction": task.direction})
     study.set_user_attr(STUDY_DEVICE, device)

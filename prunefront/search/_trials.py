@@ -25,6 +25,8 @@ from collections.abc import Sequence
 import optuna
 import psutil
 from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import BaseStorage, RDBStorage
+from optuna.storages._cached_storage import _CachedStorage  # what load_study wraps RDB in
 from optuna.trial import FrozenTrial, TrialState
 
 __all__ = [
@@ -37,7 +39,9 @@ __all__ = [
     "fail_and_retry",
     "free_duplicates",
     "front_trials",
+    "heartbeat_storage",
     "reap_dead_trials",
+    "running_twin",
     "same_candidate",
 ]
 
@@ -52,16 +56,44 @@ _KEPT_ON_RETRY = ("seeded", "iso_level_bytes", "pair_seed", "replicate")
 
 
 def _process_start(pid: int) -> float | None:
+    """The start time of a live process ``pid``; None when it is gone or a zombie.
+
+    A killed ``--workers`` helper stays a zombie until its parent waits for it, and a zombie
+    still has its pid and start time: it is as dead as a process that is gone.
+    """
     try:
-        return psutil.Process(pid).create_time()
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return process.create_time()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
 
 
+def heartbeat_storage(storage: BaseStorage) -> RDBStorage | None:
+    """The RDB storage under ``storage`` when it records heartbeats, else None.
+
+    ``optuna.load_study`` and ``create_study`` wrap an ``RDBStorage`` in a ``_CachedStorage``;
+    the heartbeat check must look through that wrapper, or no dead machine is ever found.
+    """
+    backend = storage._backend if isinstance(storage, _CachedStorage) else storage
+    if isinstance(backend, RDBStorage) and backend.get_heartbeat_interval():
+        return backend
+    return None
+
+
 def claim(study: optuna.Study, trial: optuna.Trial) -> None:
-    """Record this process as the owner of ``trial``."""
+    """Record this process as the owner of ``trial`` (and, on PostgreSQL, its first heartbeat).
+
+    The first heartbeat is written here, with the claim, so that a machine that dies before its
+    heartbeat thread starts still leaves a heartbeat to go stale (Optuna never finds a trial
+    without one).
+    """
     owner = {"host": socket.gethostname(), "pid": os.getpid(), "start": _process_start(os.getpid())}
     study._storage.set_trial_system_attr(trial._trial_id, OWNER_KEY, owner)  # type: ignore[arg-type]
+    rdb = heartbeat_storage(study._storage)
+    if rdb is not None:
+        rdb.record_heartbeat(trial._trial_id)
 
 
 def budget_used(trials: Sequence[FrozenTrial]) -> int:
@@ -122,6 +154,41 @@ def same_candidate(
     return None
 
 
+def running_twin(
+    trials: Sequence[FrozenTrial],
+    *,
+    number: int,
+    width: float,
+    pattern: str,
+    sparsity: float,
+    seed: int,
+    max_bytes: int,
+    train_device: str,
+) -> FrozenTrial | None:
+    """An earlier RUNNING trial (another worker's) that trains the very candidate of ``number``.
+
+    Two workers that draw one candidate at once would train it twice; the later one waits for
+    the earlier instead, and then takes its results as it would a COMPLETE trial's. Only an
+    earlier trial counts, so two twins never wait for each other.
+    """
+    wanted = (width, pattern, sparsity, seed, train_device, max_bytes)
+    for trial in trials:
+        attrs = trial.user_attrs
+        if trial.state != TrialState.RUNNING or trial.number >= number:
+            continue
+        drawn = (
+            attrs.get("width"),
+            attrs.get("pattern"),
+            attrs.get("sparsity_target"),
+            attrs.get("seed"),
+            attrs.get("train_device", "cpu"),
+            attrs.get("max_bytes"),
+        )
+        if drawn == wanted:
+            return trial
+    return None
+
+
 def _retries(trial: FrozenTrial) -> int:
     return int(trial.user_attrs.get("retry_count", 0))
 
@@ -168,10 +235,8 @@ def reap_dead_trials(study: optuna.Study) -> list[int]:
     """Fail and retry RUNNING trials whose worker is dead; returns their numbers."""
     reaped: list[int] = []
     host, now = socket.gethostname(), time.time()
-    storage = study._storage
-    stale: set[int] = set()
-    if isinstance(storage, optuna.storages.RDBStorage) and storage.get_heartbeat_interval():
-        stale = set(storage._get_stale_trial_ids(study._study_id))
+    rdb = heartbeat_storage(study._storage)
+    stale = set(rdb._get_stale_trial_ids(study._study_id)) if rdb is not None else set()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         reason = _owner_dead(trial, host, now)
         if reason is None and trial._trial_id in stale:

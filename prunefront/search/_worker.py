@@ -143,9 +143,27 @@ def profile_function(config: RunConfig) -> Callable[[torch.nn.Module, Task], Any
 
 
 def build_space(config: RunConfig, task: Task) -> SearchSpace:
-    """The search space of ``config`` for ``task`` (validates the budget)."""
+    """The search space of ``config`` for ``task`` (validates the budget).
+
+    Raises:
+        PrunefrontError: the budget fits nothing, or the task's ``build`` raised (one line that
+            names the task and the error, not the task's traceback).
+    """
+
+    def build(width: float) -> torch.nn.Module:
+        try:
+            return task.build(width)
+        except PrunefrontError:
+            raise
+        except Exception as error:  # the user's code: any error means "fix the task"
+            first = str(error).strip().splitlines()
+            detail = f"{type(error).__name__}: {first[0] if first else ''}".rstrip(": ")
+            raise PrunefrontError(
+                f"task {config.task.ref!r}: build(width={width}) failed: {detail}"
+            ) from None
+
     return SearchSpace(
-        task.build,
+        build,
         widths=config.space.widths,
         patterns=config.space.patterns,
         sparsity_min=config.space.sparsity_min,
@@ -292,6 +310,14 @@ def _next_trial(study: optuna.Study, lock: BudgetLock, budget: int) -> optuna.Tr
     return trial
 
 
+BUDGET_WAIT_POLL_S = 2.0
+"""How often a worker at the budget looks again at trials that other workers still run."""
+
+
+def _others_running(study: optuna.Study) -> bool:
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
 def worker_loop(
     ctx: TrialContext,
     study: optuna.Study,
@@ -302,6 +328,9 @@ def worker_loop(
     on_event: Callable[[TrialEvent], None] | None = None,
 ) -> int:
     """Run trials until the budget is used or the deadline passes; returns how many ran here.
+
+    At the budget, the worker waits while other workers' trials still run, so that a trial
+    whose worker died (another machine's, found by its heartbeats) is run again here.
 
     Raises:
         KeyboardInterrupt: SIGTERM or SIGINT stopped the worker (its running trial was failed
@@ -320,7 +349,13 @@ def worker_loop(
                     raise KeyboardInterrupt from error
                 raise
             if trial is None:
-                break
+                if not _others_running(study):
+                    break
+                # A trial counted in the budget still runs somewhere: it completes, or its worker
+                # is found dead (here, by pid or heartbeat) and its point is queued again for
+                # this worker to take. Leaving now would leave a dead machine's trial RUNNING.
+                time.sleep(BUDGET_WAIT_POLL_S)
+                continue
             event = _run_one(ctx, study, trial)
             ran += 1
             if on_event is not None:

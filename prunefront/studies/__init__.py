@@ -6,7 +6,14 @@ and the search writes them with the keys of ``_schema``.
 
 from __future__ import annotations
 
-from prunefront.studies._load import JOURNAL_NAME, mask_url, open_storage, open_study
+from prunefront.studies._journal import RepairingJournalBackend
+from prunefront.studies._load import (
+    JOURNAL_NAME,
+    mask_url,
+    open_storage,
+    open_study,
+    root_message,
+)
 from prunefront.studies._schema import (
     STUDY_CONFIG,
     STUDY_DEVICE,
@@ -41,6 +48,7 @@ __all__ = [
     "STUDY_PAIR_LATENCY",
     "STUDY_SEARCH_COST",
     "TRIAL_KEYS",
+    "RepairingJournalBackend",
     "TargetProfile",
     "TargetRecord",
     "check_target_name",
@@ -48,6 +56,7 @@ __all__ = [
     "open_storage",
     "open_study",
     "profile_key",
+    "root_message",
     "target_key",
     "target_profiles",
     "target_records",

@@ -17,7 +17,7 @@ from optuna.storages import BaseStorage
 
 from prunefront.errors import PrunefrontError
 
-__all__ = ["JOURNAL_NAME", "mask_url", "open_storage", "open_study"]
+__all__ = ["JOURNAL_NAME", "mask_url", "open_storage", "open_study", "root_message"]
 
 JOURNAL_NAME = "study.journal"
 """The journal file of a run folder (``--run DIR`` reads ``DIR/study.journal``)."""
@@ -55,6 +55,20 @@ def mask_url(url: str) -> str:
     return masked
 
 
+def root_message(error: BaseException) -> str:
+    """The first line of the error at the root of ``error``'s chain.
+
+    Optuna wraps a refused connection in ``StorageInternalError`` ("... e.g. exceeding max
+    length"); the cause says what happened ("Connection refused").
+    """
+    seen = {id(error)}
+    while (inner := error.__cause__ or error.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        error = inner
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
 def _password(url: str) -> str | None:
     try:
         return urlsplit(url).password
@@ -66,10 +80,11 @@ def _journal(path: Path, label: str) -> BaseStorage:
     if not path.is_file():
         raise PrunefrontError(f"{label}: no study journal at {path}")
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+
+    from prunefront.studies._journal import RepairingJournalBackend
 
     try:
-        return JournalStorage(JournalFileBackend(str(path)))
+        return JournalStorage(RepairingJournalBackend(str(path)))
     except (OSError, ValueError) as error:
         raise PrunefrontError(f"{label}: cannot read journal {path}: {error}") from None
 
@@ -110,8 +125,7 @@ def open_storage(*, storage: str | None = None, run: Path | None = None) -> Base
     except ImportError as error:
         raise PrunefrontError(f"--storage {shown}: missing database driver ({error})") from None
     except Exception as error:  # sqlalchemy raises many types; all mean "cannot open"
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        message = message.replace(url, shown)
+        message = root_message(error).replace(url, shown)
         secret = _password(url)
         if secret:
             message = message.replace(secret, "***")

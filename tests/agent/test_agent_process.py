@@ -363,3 +363,48 @@ def test_a_run_that_overruns_the_time_limit_is_stopped_with_422(make_agent: Any)
     assert caught.value.status == 422
     assert time.monotonic() - started < 5.0
     assert limited.client().info()["busy"] is False  # the device is free again
+
+
+def test_after_a_401_the_agent_closes_without_reading_a_dripped_body(agent: Any) -> None:
+    with socket.create_connection(("127.0.0.1", agent.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/profile HTTP/1.1\r\nHost: agent\r\nAuthorization: Bearer nope\r\n"
+            b"Content-Length: 1000\r\n\r\n"
+        )
+        started, answer = time.monotonic(), b""
+        sock.settimeout(0.5)
+        while time.monotonic() - started < 8:  # a byte every 0.5 s, as a slow-loris client
+            try:
+                sock.sendall(b"x")
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:  # reset: the agent closed on the unread body
+                break
+            if not chunk:
+                break  # closed
+            answer += chunk
+        held_s = time.monotonic() - started
+    assert held_s < 3, f"the agent held an unauthenticated connection {held_s:.1f} s"
+    assert answer.startswith(b"HTTP/1.0 401") or answer.startswith(b"HTTP/1.1 401") or not answer
+
+
+@pytest.mark.parametrize("option", ["--max-upload-mb", "--max-profile-s", "--queue-wait-s"])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_agent_options_nan_and_inf_are_one_line_errors_at_start_up(
+    option: str, value: str, tmp_path: Any
+) -> None:
+    from prunefront.agent._serve import run_agent
+    from prunefront.errors import PrunefrontError
+
+    limits = {"max_upload_mb": 8.0, "max_profile_s": 60.0, "queue_wait_s": 5.0}
+    limits[option.removeprefix("--").replace("-", "_")] = float(value)
+    with pytest.raises(PrunefrontError, match=f"^{option} = {value}: must be a finite number"):
+        run_agent(
+            host="127.0.0.1",
+            port=0,
+            token_file=tmp_path / "token",
+            sensor_root=tmp_path,
+            **limits,
+        )
+    assert not (tmp_path / "token").exists()  # nothing written

@@ -191,3 +191,44 @@ def test_the_agent_command_rejects_bad_limits_before_listening() -> None:
     done = CliRunner().invoke(app, ["agent", "--port", "70000"])
     assert isinstance(done.exception, PrunefrontError)
     assert "--port = 70000" in str(done.exception)
+
+
+def test_the_input_cap_holds_for_the_whole_request_not_each_input() -> None:
+    big = InputSpec(name=None, shape=(2**28,), dtype="float32")  # 1 GiB: one is allowed ...
+    ProfileRequest(inputs=(big,))
+    with pytest.raises(ProtocolError, match="at most 1073741824 bytes of inputs"):
+        ProfileRequest(inputs=(big, big))  # ... two are not
+    with pytest.raises(ProtocolError, match="bytes of inputs"):
+        ProfileRequest(inputs=(InputSpec(name=None, shape=(64, 2**22), dtype="float64"),))
+
+
+def test_generating_the_inputs_counts_against_the_profile_time_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from onnx import TensorProto
+
+    from prunefront.agent import _runner
+
+    names = ["a", "b", "c"]
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4]) for n in names]
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph([helper.make_node("Sum", names, ["y"])], "g", inputs, [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    generate = _runner._generate
+
+    def slow_generate(spec: InputSpec, rng: np.random.Generator) -> np.ndarray:
+        time.sleep(1.5)  # as 64 x 2^28 elements would take, only shorter
+        return generate(spec, rng)
+
+    monkeypatch.setattr(_runner, "_generate", slow_generate)
+    spec = InputSpec(name=None, shape=(1, 4), dtype="float32")
+    request = ProfileRequest(inputs=(spec, spec, spec))
+    started = time.monotonic()
+    with pytest.raises(ProtocolError, match="time limit") as caught:
+        _runner.profile_onnx(model.SerializeToString(), request, deadline_s=started + 1.0)
+    assert caught.value.status == 422
+    # Stopped after the first slow input, not after all three (4.5 s).
+    assert time.monotonic() - started < 3.0

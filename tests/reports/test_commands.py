@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import optuna
@@ -308,3 +309,40 @@ def test_report_leads_with_the_verdict_on_stdout_and_in_the_page(
     page = (written_report / "report.html").read_text()
     assert page.index('id="verdict"') < page.index('id="summary"') < page.index('id="iso"')
     assert "footprint budget" in page and "60,000 B" in page
+
+
+def test_the_deployment_card_shows_user_strings_as_text_not_html(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.reports.conftest import make_study, paper_specs
+
+    journal = tmp_path / "study.journal"
+    specs = paper_specs()
+    study = make_study(specs, name=XSS, storage=JournalStorage(JournalFileBackend(str(journal))))
+    study.set_user_attr(
+        "metric", {"name": '<img src=x onerror="alert(1)">', "direction": "maximize"}
+    )
+    out = tmp_path / "ship"
+    code, _, err = run(["select", "--storage", str(journal), "--out", str(out)], capsys)
+    assert code == 0, err
+    card = (out / "deployment.md").read_text()
+    assert "<script>" not in card and "<img" not in card
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in card  # shown, as text
+
+
+def test_a_report_removes_the_staging_folders_of_killed_reports_only(
+    journal_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "rep"
+    dead = 2**22 + 12345  # above the default pid_max: no such process
+    killed = [tmp_path / f".rep.tmp-{dead}-abc", tmp_path / f".rep.old-{dead}-def"]
+    old_style = tmp_path / ".rep.tmp-k2j3h4"  # an older version's name, no pid
+    live = tmp_path / f".rep.tmp-{os.getpid()}-ghi"  # a report being written right now
+    for folder in [*killed, old_style, live]:
+        folder.mkdir()
+        (folder / "summary.json").write_text("{}")
+    os.utime(old_style, (0, 0))  # from long ago
+    code, _, err = run(["report", "--run", str(journal_run), "--out", str(out)], capsys)
+    assert code == 0, err
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".rep."))
+    assert left == [live.name]

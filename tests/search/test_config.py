@@ -92,3 +92,69 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
     bad.write_text("[task\nref=")
     with pytest.raises(PrunefrontError, match="not valid TOML"):
         load_config(bad)
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "key"),
+    [
+        ("search", "timeout_s = nan", "search.timeout_s"),
+        ("search", "timeout_s = inf", "search.timeout_s"),
+        ("target", "latency_min_time_s = nan", "target.latency_min_time_s"),
+        ("search", "early_stopping_margin = nan", "search.early_stopping_margin"),
+        ("space", "widths = [0.5, nan]", "space.widths"),
+        ("space.schedule", "begin_frac = nan", "space.schedule.begin_frac"),
+        ("target", "token_file = 5", "target.token_file"),
+        ("search", "train_device = 5", "search.train_device"),
+        ("search", 'train_device = "cudax"', "search.train_device"),
+        ("search", "run_dir = 5", "search.run_dir"),
+        ("space.schedule", "exclude = [1]", "space.schedule.exclude"),
+        ("space", "patterns = [1]", "space.patterns"),
+    ],
+)
+def test_nan_and_wrongly_typed_values_are_one_line_exit_two_and_write_nothing(
+    section: str,
+    line: str,
+    key: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a run_dir the config fails to set would land here
+    run_dir = tmp_path / "run"
+    tables = {"search": f'run_dir = "{run_dir}"'}
+    tables[section] = "\n".join(filter(None, [line, tables.get(section, "")]))
+    if section == "search" and line.startswith("run_dir"):
+        tables["search"] = line
+    body = "".join(f"[{name}]\n{text}\n" for name, text in tables.items())
+    config = tmp_path / "search.toml"
+    config.write_text(f'[task]\nref = "tiny"\n{body}')
+    with pytest.raises(SystemExit) as info:
+        main(["search", str(config)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2
+    assert len(err) == 1 and err[0].startswith(f"error: {key}: "), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["search.toml"]
+
+
+def test_a_task_whose_build_raises_is_one_line_naming_the_task(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "boom_task.py").write_text(
+        "from prunefront.testing import TinyTask\n\n\n"
+        "class Boom(TinyTask):\n"
+        "    def build(self, width):\n"
+        "        raise RuntimeError('boom in build')\n\n\n"
+        "TASK = Boom()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run_dir = tmp_path / "run"
+    config = tmp_path / "search.toml"
+    config.write_text(f'[task]\nref = "boom_task:TASK"\n[search]\nrun_dir = "{run_dir}"\n')
+    with pytest.raises(SystemExit) as info:
+        main(["search", str(config)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2
+    assert err == [
+        "error: task 'boom_task:TASK': build(width=0.25) failed: RuntimeError: boom in build"
+    ]
+    assert not run_dir.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from optuna.trial import TrialState
 
 from prunefront.config import load_config
@@ -72,3 +73,29 @@ def test_killing_the_agent_mid_search_fails_trials_with_a_reason_and_the_search_
     for trial in failed:
         reason = trial.user_attrs["fail_reason"]
         assert "127.0.0.1" in reason and "Traceback" not in reason
+
+
+def test_a_missing_token_file_or_a_silent_agent_is_one_line_before_any_trial(
+    write_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from prunefront.cli import main
+
+    agent = start_agent(tmp_path / "agent")
+    try:
+        missing = _remote_config(write_config, agent.port, tmp_path / "no-such-token", trials=3)
+        with pytest.raises(SystemExit) as info:
+            main(["search", str(missing)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert info.value.code == 2 and len(err) == 1
+        assert "target.token_file" in err[0] and "no-such-token" in err[0]
+        assert "fix the task" not in err[0]
+        assert not (tmp_path / "run").exists()  # no trial was spent on it
+    finally:
+        agent.kill()
+    silent = _remote_config(write_config, agent.port, agent.token_file, trials=3)
+    with pytest.raises(SystemExit) as info:
+        main(["search", str(silent)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1
+    assert "the agent does not answer" in err[0]
+    assert not (tmp_path / "run").exists()
