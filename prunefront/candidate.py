@@ -246,12 +246,19 @@ def train_candidate(
             before the remaining fine-tuning steps (said in ``TrainResult.fit_note``).
             Positions do not matter to the other formats, so they never need it.
 
+    Raises:
+        PrunefrontError: ``max_bytes`` cannot be met and that is known before training: a
+            dense candidate over the cap, or a cap under the predicted bytes even at the
+            fit's highest sparsity (``nm`` and ``dense`` bytes never shrink with more zeros).
+
     Returns:
         The trained (stripped, ordinary) model on the CPU and its ``TrainResult``.
     """
     settings = settings or PruningSettings()
     torch.manual_seed(seed)
     model = task.build(candidate.width)
+    if max_bytes is not None:
+        _refuse_unfittable(model, candidate, settings, max_bytes)
     on_step: Callable[[int], None] = _noop
     pruner: GradualPruner | None = None
     fit: _BytesFit | None = None
@@ -320,6 +327,40 @@ def train_candidate(
         fit_note=fit.note if fit is not None else "",
     )
     return model, result
+
+
+def _refuse_unfittable(
+    model: nn.Module, candidate: Candidate, settings: PruningSettings, max_bytes: int
+) -> None:
+    """Refuse a cap that the footprint model already says training cannot meet."""
+
+    def predicted(sparsity: float) -> int:
+        return model_footprint(
+            model,
+            sparsity=sparsity,
+            pattern=candidate.pattern,
+            fmt=settings.storage_format,
+            dtype=settings.dtype,
+            exclude=settings.exclude,
+        ).footprint_bytes
+
+    at_target = predicted(candidate.sparsity)
+    if at_target <= max_bytes:
+        return
+    where = f"width {candidate.width:g}"
+    if candidate.sparsity == 0:
+        raise PrunefrontError(
+            f"max_bytes = {max_bytes}: the dense candidate at {where} takes {at_target} B and "
+            "has no pruning to fit with (give a sparsity)"
+        )
+    floor = predicted(max(candidate.sparsity, _FIT_MAX_SPARSITY))
+    if floor > max_bytes:
+        raise PrunefrontError(
+            f"max_bytes = {max_bytes}: at {where} the {settings.storage_format} footprint is "
+            f"{at_target} B at sparsity {candidate.sparsity:g} and still {floor} B at "
+            f"{_FIT_MAX_SPARSITY:g}, whatever training does; raise the cap or choose another "
+            "format or width"
+        )
 
 
 _FIT_ROUNDS = 12

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from prunefront.candidate import Candidate, PruningSettings, TrainResult, train_candidate
+from prunefront.errors import PrunefrontError
 from prunefront.spaces import model_footprint
 from prunefront.testing import TinyTask
 
@@ -111,3 +112,35 @@ def test_a_step_too_small_to_change_a_mask_is_followed_by_larger_ones() -> None:
     _, capped = train_candidate(TinyTask(), candidate, seed=0, settings=settings, max_bytes=cap)
     assert capped.footprint_bytes <= cap, capped.fit_note
     assert "(fits)" in capped.fit_note
+
+
+class _CountingTiny(TinyTask):
+    """TinyTask that counts how often training starts."""
+
+    trained = 0
+
+    def train(self, model: nn.Module, **kwargs: object) -> None:  # type: ignore[override]
+        type(self).trained += 1
+        super().train(model, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("candidate", "fmt", "says"),
+    [
+        (Candidate(width=1.0, sparsity=0.0), "auto", "has no pruning to fit with"),
+        (Candidate(width=1.0, sparsity=0.5, pattern="2:4"), "nm", "whatever training does"),
+        (Candidate(width=1.0, sparsity=0.5), "dense", "whatever training does"),
+    ],
+)
+def test_a_cap_the_footprint_already_rules_out_is_refused_before_training(
+    candidate: Candidate, fmt: str, says: str
+) -> None:
+    task = _CountingTiny()
+    settings = PruningSettings(storage_format=fmt)
+    predicted = model_footprint(
+        task.build(1.0), sparsity=candidate.sparsity, pattern=candidate.pattern, fmt=fmt
+    ).footprint_bytes
+    _CountingTiny.trained = 0
+    with pytest.raises(PrunefrontError, match=says):
+        train_candidate(task, candidate, seed=0, settings=settings, max_bytes=predicted - 1)
+    assert _CountingTiny.trained == 0

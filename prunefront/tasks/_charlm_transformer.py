@@ -142,4 +142,3 @@ class CharLmTransformer(CharLmLstm):
             return CharTransformer(
                 len(self.vocabulary) + 1, d_model, self.heads, ffn, self.layers, self.seq_len
             )
-
