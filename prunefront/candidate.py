@@ -20,6 +20,7 @@ from prunefront.pruning import (
     GradualPruner,
     LayerSparsity,
     default_schedule,
+    find_prunable,
     parse_pattern,
     sparsity_summary,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "WarmKey",
     "WarmSlot",
     "WarmStart",
+    "build_model",
     "train_candidate",
     "warm_start_step",
 ]
@@ -206,6 +208,37 @@ def warm_start_step(total_steps: int, settings: PruningSettings) -> int:
     return schedule.begin_step - 1
 
 
+def build_model(task: Task, width: float, exclude: Sequence[str] = ()) -> nn.Module:
+    """``task.build(width)``, checked: an ``nn.Module`` with at least one prunable weight.
+
+    Raises:
+        PrunefrontError: One line naming the task: ``build`` raised, returned something that is
+            not an ``nn.Module``, or a model with no prunable weight (after ``exclude``).
+    """
+    try:
+        model = task.build(width)
+    except PrunefrontError:
+        raise
+    except Exception as exc:
+        text = (str(exc).strip().splitlines() or [""])[0]
+        raise PrunefrontError(
+            f"task {task.name!r}: build({width:g}) failed: {type(exc).__name__}: {text}"
+        ) from exc
+    if not isinstance(model, nn.Module):
+        raise PrunefrontError(
+            f"task {task.name!r}: build({width:g}) returned {type(model).__name__}, "
+            "not an nn.Module"
+        )
+    if not find_prunable(model, exclude):
+        after = ", after exclude" if exclude else ""
+        raise PrunefrontError(
+            f"task {task.name!r}: the model at width {width:g} ({type(model).__name__}) has no "
+            "prunable weight (Linear, Conv1d/2d/3d, Embedding, RNN/LSTM/GRU or "
+            f"MultiheadAttention{after})"
+        )
+    return model
+
+
 def _prunable_sparsity(layers: Sequence[LayerSparsity]) -> float:
     numel = sum(layer.numel for layer in layers)
     nonzero = sum(layer.nonzero for layer in layers)
@@ -256,7 +289,7 @@ def train_candidate(
     """
     settings = settings or PruningSettings()
     torch.manual_seed(seed)
-    model = task.build(candidate.width)
+    model = build_model(task, candidate.width, settings.exclude)
     if max_bytes is not None:
         _refuse_unfittable(model, candidate, settings, max_bytes)
     on_step: Callable[[int], None] = _noop

@@ -121,7 +121,7 @@ def footprint(
     as_json: JsonOpt = False,
 ) -> None:
     """Bytes to store a candidate's weights, per format; feasible sparsity under a budget."""
-    from prunefront.candidate import Candidate
+    from prunefront.candidate import Candidate, build_model
     from prunefront.spaces import feasible_intervals, model_footprint
     from prunefront.tasks import resolve_task
 
@@ -131,7 +131,7 @@ def footprint(
     width_list = _parse_float_list(widths, "--widths")
     the_task = resolve_task(task)
     report = model_footprint(
-        the_task.build(candidate.width),
+        build_model(the_task, candidate.width, tuple(exclude or ())),
         sparsity=candidate.sparsity,
         pattern=candidate.pattern,
         fmt=fmt,

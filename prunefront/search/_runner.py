@@ -40,6 +40,7 @@ from prunefront.search._worker import (
     worker_loop,
 )
 from prunefront.studies._schema import STUDY_OBJECTIVES
+from prunefront.tasks import Task, check_task
 
 __all__ = [
     "SearchPlan",
@@ -52,7 +53,11 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True)
 class SearchPlan:
-    """A validated search, before anything is written."""
+    """A validated search, before anything is written.
+
+    ``task`` is a Task object given from Python (``prunefront.search.run``); ``None`` resolves
+    ``config.task`` in every worker.
+    """
 
     config: RunConfig
     run_dir: Path
@@ -62,6 +67,7 @@ class SearchPlan:
     device: dict[str, Any]
     dropped_widths: tuple[float, ...]
     budget_bytes: int
+    task: Task | None = None
 
 
 def _energy_measurable(config: RunConfig) -> tuple[bool, str]:
@@ -101,8 +107,17 @@ def resolve_objectives(config: RunConfig) -> tuple[str, ...]:
     return tuple(names)
 
 
-def plan_search(config: RunConfig, *, workers: int | None = None) -> SearchPlan:
-    """Validate the whole run (task, budget, target, storage) without writing anything."""
+def plan_search(
+    config: RunConfig, *, workers: int | None = None, task: Task | None = None
+) -> SearchPlan:
+    """Validate the whole run (task, budget, target, storage) without writing anything.
+
+    Args:
+        config: The run configuration.
+        workers: Worker processes (default ``config.search.workers``).
+        task: A Task object to search instead of resolving ``config.task.ref`` (one worker:
+            other worker processes could not receive it).
+    """
     from prunefront.profilers import describe_device
 
     n_workers = workers if workers is not None else config.search.workers
@@ -115,7 +130,14 @@ def plan_search(config: RunConfig, *, workers: int | None = None) -> SearchPlan:
             "search.storage: SQLite supports one worker; use the default journal file or "
             "PostgreSQL for --workers > 1"
         )
-    space = build_space(config, make_task(config))
+    if task is not None:
+        task = check_task(task, config.task.ref)
+        if n_workers > 1:
+            raise PrunefrontError(
+                f"workers = {n_workers}: a Task object runs in this process only; name the task "
+                "as 'package.module:attr' to run several workers"
+            )
+    space = build_space(config, task if task is not None else make_task(config))
     objectives = resolve_objectives(config)
     device = config.target.device
     description = (
@@ -132,6 +154,7 @@ def plan_search(config: RunConfig, *, workers: int | None = None) -> SearchPlan:
         device=description,
         dropped_widths=space.dropped_widths,
         budget_bytes=space.budget_bytes,
+        task=task,
     )
 
 
@@ -146,7 +169,7 @@ def _open(plan: SearchPlan, worker: int) -> tuple[optuna.Study, BudgetLock, bool
             if name in optuna.get_all_study_names(storage)
             else 0
         )
-        task = make_task(plan.config)
+        task = plan.task if plan.task is not None else make_task(plan.config)
         space = build_space(plan.config, task)
         sampler = make_sampler(
             search.sampler,
@@ -174,7 +197,9 @@ def run_worker(
     """One worker: open the (existing) study and run trials; returns how many it ran."""
     study, lock, _ = _open(plan, worker)
     objectives = tuple(study.user_attrs.get(STUDY_OBJECTIVES, plan.objectives))
-    ctx = build_context(plan.config, plan.run_dir, workers=plan.workers, objectives=objectives)
+    ctx = build_context(
+        plan.config, plan.run_dir, workers=plan.workers, objectives=objectives, task=plan.task
+    )
     timeout = plan.config.search.timeout_s
     deadline = None if timeout is None else time.time() + timeout
     with SearchCostTracker(study, worker=f"{socket.gethostname()}:{os.getpid()}"):
