@@ -60,3 +60,38 @@ def test_training_lowers_bits_per_char() -> None:
     task.train(model, on_step=lambda step: None, device="cpu", seed=0)
     assert task.evaluate(model, device="cpu") < before - 1.0
     assert torch.isfinite(model.decoder.weight).all()
+
+
+@pytest.mark.slow  # a 3-trial search of a transformer, its report and a verified export
+def test_charlm_transformer_searches_reports_selects_and_exports_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from prunefront.cli import main
+
+    def run(args: list[str]) -> str:
+        with pytest.raises(SystemExit) as exit_info:
+            main(args)
+        out, err = capsys.readouterr()
+        assert exit_info.value.code == 0, err
+        return out
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "search.toml").write_text(
+        '[task]\nref = "charlm-transformer"\n'
+        "options = { steps = 6, batch_size = 4, seq_len = 16, eval_chars = 256 }\n"
+        "[space]\nwidths = [0.25, 0.5]\nsparsity_max = 0.95\niso_levels = 1\n"
+        "[budget]\nbytes = 150000\n"
+        "[target]\nlatency_min_time_s = 0.02\nlatency_max_time_s = 0.3\n"
+        '[search]\ntrials = 3\nrun_dir = "run"\n'
+    )
+    run(["search", "search.toml"])
+    run(["report", "--run", "run", "--out", "report"])
+    assert (tmp_path / "report" / "report.html").is_file()
+    card = json.loads(run(["select", "--run", "run", "--out", "card", "--json"]))
+    assert isinstance(card["chosen"], int)
+    args = ["export", "--run", "run", "--trial", str(card["chosen"]), "--format", "onnx"]
+    exported = json.loads(run([*args, "--out", "model.onnx", "--json"]))
+    assert exported["ok"] is True
+    assert (tmp_path / "model.onnx").is_file()
