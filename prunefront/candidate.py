@@ -383,7 +383,7 @@ def _refuse_unfittable(
     where = f"width {candidate.width:g}"
     if candidate.sparsity == 0:
         raise PrunefrontError(
-            f"max_bytes = {max_bytes}: the dense candidate at {where} takes {at_target} B and "
+            f"max_bytes = {max_bytes}: a dense candidate at {where} takes {at_target} B and "
             "has no pruning to fit with (give a sparsity)"
         )
     floor = predicted(max(candidate.sparsity, _FIT_MAX_SPARSITY))
