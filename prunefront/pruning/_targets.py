@@ -113,7 +113,7 @@ def _param_names(module_name: str, module: nn.Module) -> list[str]:
             f"layer {module_name or '(root)'!r} ({type(module).__name__}) has a parametrized "
             "weight (not a Parameter): it stays dense and is not pruned",
             UserWarning,
-            stacklevel=4,
+            stacklevel=3,
         )
         return []
     if isinstance(module, nn.RNNBase):
