@@ -36,6 +36,7 @@ __all__ = [
     "WarmSlot",
     "WarmStart",
     "build_model",
+    "check_max_bytes",
     "train_candidate",
     "warm_start_step",
 ]
@@ -277,12 +278,9 @@ def train_candidate(
             sparsity; the last pruning update then prunes a few more of the smallest weights
             (about 10 % more than the overshoot needs) so that the real bytes fit the cap,
             before the remaining fine-tuning steps (said in ``TrainResult.fit_note``).
-            Positions do not matter to the other formats, so they never need it.
-
-    Raises:
-        PrunefrontError: ``max_bytes`` cannot be met and that is known before training: a
-            dense candidate over the cap, or a cap under the predicted bytes even at the
-            fit's highest sparsity (``nm`` and ``dense`` bytes never shrink with more zeros).
+            Positions do not matter to the other formats, so they never need it. A cap the
+            footprint already rules out is not refused here (a search records the trained
+            model's real bytes); call :func:`check_max_bytes` first to refuse it.
 
     Returns:
         The trained (stripped, ordinary) model on the CPU and its ``TrainResult``.
@@ -290,8 +288,6 @@ def train_candidate(
     settings = settings or PruningSettings()
     torch.manual_seed(seed)
     model = build_model(task, candidate.width, settings.exclude)
-    if max_bytes is not None:
-        _refuse_unfittable(model, candidate, settings, max_bytes)
     on_step: Callable[[int], None] = _noop
     pruner: GradualPruner | None = None
     fit: _BytesFit | None = None
@@ -362,10 +358,17 @@ def train_candidate(
     return model, result
 
 
-def _refuse_unfittable(
-    model: nn.Module, candidate: Candidate, settings: PruningSettings, max_bytes: int
+def check_max_bytes(
+    task: Task, candidate: Candidate, settings: PruningSettings, max_bytes: int
 ) -> None:
-    """Refuse a cap that the footprint model already says training cannot meet."""
+    """Refuse, before any training, a ``max_bytes`` cap the footprint already rules out.
+
+    Raises:
+        PrunefrontError: a dense candidate over the cap (it has no pruning to fit with), or a
+            cap under the predicted bytes even at the fit's highest sparsity (``nm`` and
+            ``dense`` bytes never shrink with more zeros).
+    """
+    model = build_model(task, candidate.width, settings.exclude)
 
     def predicted(sparsity: float) -> int:
         return model_footprint(

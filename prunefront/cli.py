@@ -225,7 +225,7 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """Train one candidate with gradual pruning, evaluate it and report its footprint."""
-    from prunefront.candidate import Candidate, PruningSettings, train_candidate
+    from prunefront.candidate import Candidate, PruningSettings, check_max_bytes, train_candidate
     from prunefront.pruning import save_sparse
     from prunefront.tasks import resolve_task
 
@@ -236,6 +236,8 @@ def train(
     if save is not None:
         _check_writable(save)
     the_task = resolve_task(task)
+    if max_bytes is not None:
+        check_max_bytes(the_task, candidate, settings, max_bytes)
     model, result = train_candidate(
         the_task, candidate, seed=seed, device=device, settings=settings, max_bytes=max_bytes
     )

@@ -8,7 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from prunefront.candidate import Candidate, PruningSettings, TrainResult, train_candidate
+from prunefront.candidate import (
+    Candidate,
+    PruningSettings,
+    TrainResult,
+    check_max_bytes,
+    train_candidate,
+)
 from prunefront.errors import PrunefrontError
 from prunefront.spaces import model_footprint
 from prunefront.testing import TinyTask
@@ -114,16 +120,6 @@ def test_a_step_too_small_to_change_a_mask_is_followed_by_larger_ones() -> None:
     assert "(fits)" in capped.fit_note
 
 
-class _CountingTiny(TinyTask):
-    """TinyTask that counts how often training starts."""
-
-    trained = 0
-
-    def train(self, model: nn.Module, **kwargs: object) -> None:  # type: ignore[override]
-        type(self).trained += 1
-        super().train(model, **kwargs)  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize(
     ("candidate", "fmt", "says"),
     [
@@ -135,12 +131,17 @@ class _CountingTiny(TinyTask):
 def test_a_cap_the_footprint_already_rules_out_is_refused_before_training(
     candidate: Candidate, fmt: str, says: str
 ) -> None:
-    task = _CountingTiny()
     settings = PruningSettings(storage_format=fmt)
     predicted = model_footprint(
-        task.build(1.0), sparsity=candidate.sparsity, pattern=candidate.pattern, fmt=fmt
+        TinyTask().build(1.0), sparsity=candidate.sparsity, pattern=candidate.pattern, fmt=fmt
     ).footprint_bytes
-    _CountingTiny.trained = 0
     with pytest.raises(PrunefrontError, match=says):
-        train_candidate(task, candidate, seed=0, settings=settings, max_bytes=predicted - 1)
-    assert _CountingTiny.trained == 0
+        check_max_bytes(TinyTask(), candidate, settings, predicted - 1)
+    check_max_bytes(TinyTask(), candidate, settings, predicted)  # a cap it meets passes
+
+
+def test_a_cap_further_pruning_can_meet_is_not_refused() -> None:
+    candidate = Candidate(width=1.0, sparsity=0.8)
+    settings = PruningSettings(storage_format="csr16")
+    predicted = model_footprint(TinyTask().build(1.0), sparsity=0.8, fmt="csr16").footprint_bytes
+    check_max_bytes(TinyTask(), candidate, settings, predicted - 1)
