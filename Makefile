@@ -5,7 +5,10 @@ PY     := $(VENV)/bin/python
 # CPU build of PyTorch for CI and this machine; pyproject accepts any torch>=2.4 for users.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: demo test lint install clean
+# The arm64 Debian root the edge-agent tests serve from (scripts/arm64-agent.sh; root, network once).
+ARM64_DIR ?= $(HOME)/.cache/prunefront/arm64
+
+.PHONY: demo test lint install clean arm64-root test-arm64
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +32,14 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(VENV)/bin/pytest -q
+
+# The agent in an emulated arm64 root, as on a Jetson or a Raspberry Pi (cached after the first run).
+arm64-root:
+	scripts/arm64-agent.sh prepare $(ARM64_DIR)
+
+# Run after arm64-root; without a prepared root (or root, or emulation) the tests skip, saying why.
+test-arm64: $(VENV)/.installed
+	PRUNEFRONT_ARM64_DIR=$(ARM64_DIR) $(VENV)/bin/pytest -q -m arm64 -s tests/arm64
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -6,9 +6,10 @@ This is the unit of work that the CLI's ``train`` command, the demo and every se
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -320,11 +321,14 @@ def train_candidate(
         device=str(device),
     )
     started = time.perf_counter()
-    warm = _train(task, model, on_step=on_step, device=device, seed=seed, key=key, store=warm_start)
-    train_seconds = time.perf_counter() - started
-    if pruner is not None:
-        pruner.strip()
-    metric = float(task.evaluate(model, device=device))
+    with deterministic_cuda(device):
+        warm = _train(
+            task, model, on_step=on_step, device=device, seed=seed, key=key, store=warm_start
+        )
+        train_seconds = time.perf_counter() - started
+        if pruner is not None:
+            pruner.strip()
+        metric = float(task.evaluate(model, device=device))
     model = model.cpu()
     layers = sparsity_summary(model, settings.exclude)
     footprint = model_footprint(
@@ -495,6 +499,41 @@ def _train(
             return "miss"
     task.train(model, on_step=on_step, device=device, seed=seed, resume=snapshot)
     return "hit"
+
+
+CUBLAS_WORKSPACE = ":4096:8"
+"""The ``CUBLAS_WORKSPACE_CONFIG`` that makes cuBLAS deterministic (CUDA >= 10.2)."""
+
+
+@contextmanager
+def deterministic_cuda(device: str | torch.device) -> Iterator[None]:
+    """On CUDA, train with deterministic kernels (restored afterwards); elsewhere do nothing.
+
+    Warm starts and free copies of a drawn-again candidate are claimed bit-identical to
+    training from scratch; on CUDA that holds only with deterministic algorithms, cuDNN
+    determinism without autotuning, and a fixed cuBLAS workspace. The workspace variable is
+    read when cuBLAS first starts in the process, so it is set here (if unset) and left set.
+    Ops without a deterministic CUDA kernel warn rather than fail.
+    """
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    previous = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+    )
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        torch.backends.cudnn.deterministic = previous[2]
+        torch.backends.cudnn.benchmark = previous[3]
 
 
 def _noop(step: int) -> None:

@@ -39,6 +39,22 @@ ExcludeOpt = Annotated[
 ]
 
 
+def _task_options(pairs: list[str]) -> dict[str, Any]:
+    """``--task-option KEY=VALUE`` pairs as a dict; VALUE is JSON where it parses, else text."""
+    import json
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise PrunefrontError(f"--task-option {pair!r}: must be KEY=VALUE, e.g. epochs=8")
+        try:
+            options[key.strip()] = json.loads(text)
+        except ValueError:
+            options[key.strip()] = text
+    return options
+
+
 def _parse_int_list(text: str, key: str) -> list[int]:
     """``"0,10,20"`` or ``"0:100:10"`` (start:stop:step, stop inclusive) -> ints."""
     try:
@@ -222,20 +238,54 @@ def train(
             "bytes than predicted, the last pruning update prunes a little further.",
         ),
     ] = None,
+    task_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task-option",
+            help="KEY=VALUE for a built-in task's constructor, as [task] options in search.toml "
+            "(VALUE read as JSON, else text; repeatable).",
+        ),
+    ] = None,
+    begin_frac: Annotated[
+        float, typer.Option("--begin-frac", help="Fraction of training before pruning starts.")
+    ] = 1 / 3,
+    end_frac: Annotated[
+        float, typer.Option("--end-frac", help="Fraction of training where pruning ends.")
+    ] = 3 / 4,
+    updates: Annotated[int, typer.Option("--updates", help="Mask updates in between.")] = 20,
+    scope: Annotated[str, typer.Option("--scope", help="layer or global ranking.")] = "layer",
     as_json: JsonOpt = False,
 ) -> None:
     """Train one candidate with gradual pruning, evaluate it and report its footprint."""
     from prunefront.candidate import Candidate, PruningSettings, check_max_bytes, train_candidate
+    from prunefront.config import RunConfig, ScheduleConfig, TaskConfig
     from prunefront.pruning import save_sparse
-    from prunefront.tasks import resolve_task
+    from prunefront.search import make_task
 
     if max_bytes is not None and max_bytes <= 0:
         raise PrunefrontError(f"--max-bytes = {max_bytes}: must be a positive number of bytes")
+    try:
+        schedule = ScheduleConfig(
+            begin_frac=begin_frac, end_frac=end_frac, updates=updates, scope=scope
+        )
+    except PrunefrontError as error:
+        raise PrunefrontError(
+            str(error).replace("space.schedule.", "--").replace("_", "-", 1)
+        ) from None
     candidate = Candidate(width=width, sparsity=sparsity, pattern=pattern)
-    settings = PruningSettings(exclude=tuple(exclude or ()), storage_format=fmt, dtype=dtype)
+    settings = PruningSettings(
+        begin_frac=schedule.begin_frac,
+        end_frac=schedule.end_frac,
+        updates=schedule.updates,
+        scope=schedule.scope,
+        exclude=tuple(exclude or ()),
+        storage_format=fmt,
+        dtype=dtype,
+    )
     if save is not None:
         _check_writable(save)
-    the_task = resolve_task(task)
+    options = _task_options(task_option or [])
+    the_task = make_task(RunConfig(task=TaskConfig(ref=task, options=options)))
     if max_bytes is not None:
         check_max_bytes(the_task, candidate, settings, max_bytes)
     model, result = train_candidate(

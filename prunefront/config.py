@@ -129,13 +129,19 @@ class ScheduleConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class SpaceConfig:
-    """``[space]``: width multipliers, the sparsity range and the sparsity patterns."""
+    """``[space]``: width multipliers, the sparsity range and the sparsity patterns.
+
+    ``iso_levels`` equal-footprint pairs are seeded: each level is the dense footprint of a
+    narrower width, compared with ``iso_large_width`` (default: the widest width) pruned to the
+    same bytes.
+    """
 
     widths: tuple[float, ...] = DEFAULT_WIDTHS
     sparsity_min: float = 0.0
     sparsity_max: float = 0.98
     patterns: tuple[str, ...] = ("unstructured",)
     iso_levels: int = 3
+    iso_large_width: float | None = None
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
     def __post_init__(self) -> None:
@@ -154,6 +160,19 @@ class SpaceConfig:
             raise _fail("space.patterns", str(error)) from None
         object.__setattr__(self, "patterns", parsed)
         _number("space.iso_levels", self.iso_levels, lo=0, hi=10, integer=True)
+        if self.iso_large_width is not None:
+            _number("space.iso_large_width", self.iso_large_width, lo=0.0, hi=1.0, lo_open=True)
+            if float(self.iso_large_width) not in self.widths:
+                raise _fail(
+                    "space.iso_large_width",
+                    f"must be one of space.widths {list(self.widths)}, got {self.iso_large_width}",
+                )
+            if self.iso_levels > 0 and float(self.iso_large_width) <= self.widths[0]:
+                raise _fail(
+                    "space.iso_large_width",
+                    f"{self.iso_large_width} is not wider than any level's width (the levels are "
+                    f"the dense footprints of narrower widths of {list(self.widths)})",
+                )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -244,7 +263,12 @@ class ObjectivesConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class SearchConfig:
-    """``[search]``: budget of trials, sampler, storage and workers."""
+    """``[search]``: budget of trials, sampler, storage and workers.
+
+    ``pair_seeds`` trains each side of every seeded iso-footprint pair with that many seeds
+    (``seed``, ``seed + 1``, ...; a seed changes the initialisation and the data order). Those
+    trials count against ``trials``; the sampler has the rest.
+    """
 
     trials: int = 30
     timeout_s: float | None = None
@@ -259,6 +283,7 @@ class SearchConfig:
     early_stopping: bool = False
     early_stopping_margin: float = 0.02
     warm_start: bool = True
+    pair_seeds: int = 3
 
     def __post_init__(self) -> None:
         _number("search.trials", self.trials, lo=1, integer=True)
@@ -279,6 +304,7 @@ class SearchConfig:
             _string("search.study_name", self.study_name)
         _number("search.workers", self.workers, lo=1, hi=64, integer=True)
         _number("search.early_stopping_margin", self.early_stopping_margin, lo=0.0)
+        _number("search.pair_seeds", self.pair_seeds, lo=1, hi=100, integer=True)
         if self.train_device != "cpu" and not self.train_device.startswith("cuda"):
             raise _fail(
                 "search.train_device", f"must be cpu or cuda[:N], got {self.train_device!r}"

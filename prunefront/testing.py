@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from prunefront.agent import AdbResult, ReplayedAdb
+from prunefront.profilers._fake_gpu import FakeGpu, FakePynvml, fake_cuda
 from prunefront.profilers._replay import (
     FakeClock,
     NvmlSample,
@@ -42,6 +43,8 @@ __all__ = [
     "AdbResult",
     "AgentProcess",
     "FakeClock",
+    "FakeGpu",
+    "FakePynvml",
     "NvmlSample",
     "ReplayedAdb",
     "ReplayedNvml",
@@ -49,6 +52,7 @@ __all__ = [
     "TinyLstmTask",
     "TinyTask",
     "deny_reading",
+    "fake_cuda",
     "nvml_trace",
     "start_agent",
     "write_battery_tree",
@@ -101,6 +105,7 @@ class TinyTask(SupervisedTask):
         num_samples: Training points (half as many again are generated for evaluation).
         seed: Seed of the synthetic data.
         channel_multiple: Hidden sizes are rounded to multiples of this; 1 disables rounding.
+        init_seed: Seed of the initial weights; None (default): the training seed's.
     """
 
     def __init__(
@@ -112,6 +117,7 @@ class TinyTask(SupervisedTask):
         num_samples: int = 512,
         seed: int = 0,
         channel_multiple: int = 8,
+        init_seed: int | None = None,
     ) -> None:
         scale_channels(8, 1.0, channel_multiple)
         gen = torch.Generator().manual_seed(seed)
@@ -141,6 +147,7 @@ class TinyTask(SupervisedTask):
             optimizer_fn=_adam(lr),
             epochs=epochs,
             batch_size=batch_size,
+            init_seed=init_seed,
         )
 
 
@@ -173,6 +180,7 @@ class TinyConvTask(SupervisedTask):
         num_samples: int = 512,
         seed: int = 0,
         channel_multiple: int = 8,
+        init_seed: int | None = None,
     ) -> None:
         scale_channels(8, 1.0, channel_multiple)
         gen = torch.Generator().manual_seed(seed)
@@ -205,6 +213,7 @@ class TinyConvTask(SupervisedTask):
             optimizer_fn=_adam(lr),
             epochs=epochs,
             batch_size=batch_size,
+            init_seed=init_seed,
         )
 
 
@@ -253,6 +262,7 @@ class TinyLstmTask(SupervisedTask):
         num_samples: int = 512,
         seed: int = 0,
         channel_multiple: int = 8,
+        init_seed: int | None = None,
     ) -> None:
         scale_channels(8, 1.0, channel_multiple)
         gen = torch.Generator().manual_seed(seed)
@@ -275,6 +285,7 @@ class TinyLstmTask(SupervisedTask):
             epochs=epochs,
             batch_size=batch_size,
             max_grad_norm=1.0,
+            init_seed=init_seed,
         )
 
 

@@ -269,6 +269,4 @@ def _mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return {name: int(item) if name in _INTEGER_SETTINGS else item for name, item in value.items()}
 
 
-_INTEGER_SETTINGS = frozenset(
-    {"warmup_runs", "min_repeats", "max_repeats", "settle_last", "min_counter_updates"}
-)
+_INTEGER_SETTINGS = frozenset({"warmup_runs", "min_repeats", "max_repeats", "min_counter_updates"})

@@ -9,6 +9,13 @@ this machine can measure.
 from __future__ import annotations
 
 from prunefront.profilers._codecarbon import CodecarbonMeter
+from prunefront.profilers._compare import (
+    RatioEstimate,
+    energy_ratio,
+    latency_ratio,
+    time_side_by_side,
+    warm_up_process,
+)
 from prunefront.profilers._device import describe_device, doctor_report, parse_device
 from prunefront.profilers._energy import (
     ENERGY_POLICIES,
@@ -88,6 +95,7 @@ __all__ = [
     "PynvmlReader",
     "RaplMeter",
     "RaplReader",
+    "RatioEstimate",
     "SparseLinear",
     "StrategyOutcome",
     "StrategySettings",
@@ -98,6 +106,8 @@ __all__ = [
     "cuda_event_timer",
     "describe_device",
     "doctor_report",
+    "energy_ratio",
+    "latency_ratio",
     "measure_energy",
     "measure_peak_memory",
     "parse_device",
@@ -107,5 +117,7 @@ __all__ = [
     "profile_candidate",
     "select_energy_meter",
     "time_interleaved",
+    "time_side_by_side",
     "unit_of",
+    "warm_up_process",
 ]

@@ -267,7 +267,9 @@ def doctor(
         return
     cuda, nvml, rapl = report["cuda"], report["nvml"], report["rapl"]
     gpus = ", ".join(
-        f"{d['name']} (sm {d['compute_capability']}, 2:4 kernels: {d['semi_structured_2_4']})"
+        f"{d['name']} (sm {d['compute_capability']}, 2:4 kernels: "
+        + ", ".join(f"{k} {v.partition(':')[0]}" for k, v in d["semi_structured_2_4"].items())
+        + ")"
         for d in cuda["devices"]
     )
     rows = [
@@ -277,14 +279,18 @@ def doctor(
         ("CPU latency", report["latency"]["cpu"], ""),
         ("GPU latency", report["latency"]["cuda"] or "-", ""),
         ("CPU energy", *_how(report["energy"]["cpu"], ", ".join(rapl["zones"]))),
-        ("GPU energy", *_how(report["energy"]["cuda"], "")),
+        ("GPU energy", *_how(report["energy"]["cuda"], report["energy"]["cuda_device"] or "")),
         ("NVML", "available" if nvml["available"] else "unavailable", nvml["reason"] or ""),
         (
             "codecarbon",
             report["codecarbon"]["version"] or "not installed",
             report["codecarbon"]["mode"],
         ),
-        ("CPU peak memory", report["memory"]["cpu"], "process RSS high-water"),
+        (
+            "CPU peak memory",
+            report["memory"]["cpu"],
+            "weights + the pass's peak allocations; the process peak is kept apart",
+        ),
         ("GPU peak memory", report["memory"]["cuda"] or "-", ""),
     ]
     print_table("what this machine can measure", ["", "how", "detail"], rows)

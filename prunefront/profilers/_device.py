@@ -11,7 +11,14 @@ import torch
 
 from prunefront.errors import PrunefrontError
 from prunefront.profilers._codecarbon import codecarbon_version
-from prunefront.profilers._nvml import NvmlUnavailable, PynvmlReader, counter_supported
+from prunefront.profilers._nvml import (
+    NvmlUnavailable,
+    counter_supported,
+    shared_reader,
+    start_nvml,
+)
+from prunefront.profilers._strategies import semi_structured_support
+from prunefront.sensors import Ina3221Reader
 from prunefront.sensors._rapl import DEFAULT_POWERCAP_ROOT, RaplReader
 
 __all__ = ["describe_device", "doctor_report", "parse_device"]
@@ -82,6 +89,17 @@ def describe_device(device: torch.device | str, *, threads: int | None = None) -
     return info
 
 
+def _two_four_kernels(capability: tuple[int, int]) -> dict[str, str]:
+    """The 2:4 kernel per dtype on this capability with this torch, or ``unavailable: why``."""
+    cusparselt = torch.backends.cusparselt.is_available()
+    kernels = {}
+    for dtype in (torch.float16, torch.bfloat16, torch.float32):
+        support = semi_structured_support(capability, dtype, cusparselt=cusparselt)
+        name = str(dtype).removeprefix("torch.")
+        kernels[name] = support.backend or f"unavailable: {support.reason}"
+    return kernels
+
+
 def _cuda_section() -> dict[str, Any]:
     if not torch.cuda.is_available():
         reason = (
@@ -98,37 +116,67 @@ def _cuda_section() -> dict[str, Any]:
                 "index": index,
                 "name": props.name,
                 "compute_capability": f"{props.major}.{props.minor}",
-                "semi_structured_2_4": (props.major, props.minor) >= (8, 0),
+                "semi_structured_2_4": _two_four_kernels((props.major, props.minor)),
             }
         )
     return {"available": True, "reason": None, "torch_cuda": torch.version.cuda, "devices": devices}
 
 
 def _nvml_section(cuda_devices: int) -> dict[str, Any]:
+    try:
+        start_nvml()
+    except NvmlUnavailable as error:
+        return {"available": False, "reason": str(error), "devices": []}
     if cuda_devices == 0:
-        try:
-            PynvmlReader(0).close()
-        except NvmlUnavailable as error:
-            return {"available": False, "reason": str(error), "devices": []}
-        except Exception as error:  # the driver is there but torch sees no GPU
-            return {"available": False, "reason": f"NVML started but: {error}", "devices": []}
-    devices = []
+        none_visible = "NVML works but no CUDA device is visible to torch"
+        return {"available": False, "reason": none_visible, "devices": []}
+    devices: list[dict[str, Any]] = []
     for index in range(cuda_devices):
         try:
-            reader = PynvmlReader(index)
+            reader = shared_reader(index)
         except NvmlUnavailable as error:
-            return {"available": False, "reason": str(error), "devices": []}
+            devices.append(
+                {"cuda_device": f"cuda:{index}", "energy_method": None, "reason": str(error)}
+            )
+            continue
         has_counter = counter_supported(reader)
         devices.append(
             {
                 **reader.device_info(),
                 "energy_counter": has_counter,
                 "energy_method": "nvml_energy_counter" if has_counter else "nvml_power_integration",
+                "power_reading": reader.power_reading,
+                "reason": None,
             }
         )
-        reader.close()
-    reason = None if devices else "NVML works but no CUDA device is visible to torch"
-    return {"available": bool(devices), "reason": reason, "devices": devices}
+    matched = [d for d in devices if d["energy_method"]]
+    reason = None if matched else "; ".join(str(d["reason"]) for d in devices)
+    return {"available": bool(matched), "reason": reason, "devices": devices}
+
+
+def _gpu_energy(cuda: dict[str, Any], nvml: dict[str, Any], sensors_root: Path | str) -> str:
+    """How ``energy='auto'`` measures ``cuda:0``, or ``unavailable: why``."""
+    first = nvml["devices"][0] if nvml["devices"] else None
+    if first is not None and first["energy_method"]:
+        return str(first["energy_method"])
+    if not cuda["available"]:
+        return f"unavailable: {cuda['reason']} (NVML: {nvml['reason']})"
+    if first is None or first["reason"] is None:
+        try:
+            if Ina3221Reader(Path(sensors_root) / "sys").rails():
+                return "ina3221"  # a Jetson: CUDA without NVML
+        except OSError:
+            pass
+    return f"unavailable: {(first or {}).get('reason') or nvml['reason']}"
+
+
+def _matched(nvml: dict[str, Any]) -> str | None:
+    """Which GPU NVML reads for ``cuda:0`` and how it was matched, for the reader to check."""
+    first = nvml["devices"][0] if nvml["devices"] else None
+    if first is None or not first["energy_method"]:
+        return None
+    device, name, uuid = first["cuda_device"], first["name"], first["uuid"]
+    return f"{device} = {name} ({uuid}), matched by {first['matched_by']}"
 
 
 def _rapl_section(root: Path | str) -> dict[str, Any]:
@@ -138,8 +186,14 @@ def _rapl_section(root: Path | str) -> dict[str, Any]:
     return {"root": str(root), "readable": reason is None, "reason": reason, "zones": zones}
 
 
-def doctor_report(*, rapl_root: Path | str = DEFAULT_POWERCAP_ROOT) -> dict[str, Any]:
+def doctor_report(
+    *, rapl_root: Path | str = DEFAULT_POWERCAP_ROOT, sensors_root: Path | str = Path("/")
+) -> dict[str, Any]:
     """What this machine can measure and how: CUDA, NVML energy, RAPL, codecarbon, memory.
+
+    Args:
+        rapl_root: The powercap directory.
+        sensors_root: Where ``sys/`` is looked for (a Jetson's INA3221 rails).
 
     Returns:
         A JSON-ready dict; ``energy`` says, per device type, the method ``energy="auto"``
@@ -155,11 +209,6 @@ def doctor_report(*, rapl_root: Path | str = DEFAULT_POWERCAP_ROOT) -> dict[str,
         "mode": "offline (OfflineEmissionsTracker: no network, nothing written)",
         "used_when": "energy='estimate' and no sensor is readable; labelled estimated",
     }
-    gpu_energy = (
-        nvml["devices"][0]["energy_method"]
-        if nvml["devices"]
-        else f"unavailable: {nvml['reason'] or cuda['reason']}"
-    )
     return {
         "torch_version": torch.__version__,
         "cpu": {
@@ -173,11 +222,12 @@ def doctor_report(*, rapl_root: Path | str = DEFAULT_POWERCAP_ROOT) -> dict[str,
         "codecarbon": codecarbon,
         "energy": {
             "cpu": "rapl" if rapl["readable"] else f"unavailable: {rapl['reason']}",
-            "cuda": gpu_energy,
+            "cuda": _gpu_energy(cuda, nvml, sensors_root),
+            "cuda_device": _matched(nvml),
         },
         "latency": {"cpu": "perf_counter", "cuda": "cuda_events" if cuda["available"] else None},
         "memory": {
-            "cpu": "vmhwm" if os.access("/proc/self/clear_refs", os.W_OK) else "getrusage_maxrss",
+            "cpu": "torch_profiler_allocations",
             "cuda": "torch_cuda_max_memory_allocated" if cuda["available"] else None,
         },
     }

@@ -18,10 +18,11 @@ from prunefront.profilers._nvml import (
     NvmlCounterMeter,
     NvmlReader,
     NvmlUnavailable,
-    PynvmlReader,
     counter_supported,
+    shared_reader,
 )
 from prunefront.profilers._nvml_power import NvmlPowerMeter
+from prunefront.sensors import SensorError, open_sensor
 from prunefront.sensors._energy import EnergyResult, EnergySettings, measure_energy
 from prunefront.sensors._meter import Clock, EnergyMeter, UnavailableMeter
 from prunefront.sensors._rapl import DEFAULT_POWERCAP_ROOT, RaplMeter, RaplReader
@@ -47,18 +48,30 @@ def check_policy(policy: str) -> EnergyPolicy:
     return policy  # type: ignore[return-value]
 
 
+def _jetson_meter(sensors_root: Path | str, clock: Clock | None) -> EnergyMeter | None:
+    """The board's INA3221 input rail on a Jetson (which has CUDA but no NVML), if readable."""
+    try:
+        return open_sensor("ina3221", sensors_root, clock=clock)
+    except (SensorError, OSError):
+        return None
+
+
 def _measured_meter(
     device: torch.device,
     *,
     rapl_root: Path | str,
     nvml_reader: NvmlReader | None,
     clock: Clock | None,
+    sensors_root: Path | str,
 ) -> EnergyMeter | str:
     """The sensor-backed meter for ``device``, or why there is none."""
     if device.type == "cuda":
         try:
-            reader = nvml_reader or PynvmlReader(device)
+            reader = nvml_reader or shared_reader(device)
         except NvmlUnavailable as error:
+            jetson = _jetson_meter(sensors_root, clock)
+            if jetson is not None:
+                return jetson
             return f"GPU energy needs NVML: {error}"
         if counter_supported(reader):
             return NvmlCounterMeter(reader, clock=clock)
@@ -77,12 +90,15 @@ def select_energy_meter(
     rapl_root: Path | str = DEFAULT_POWERCAP_ROOT,
     nvml_reader: NvmlReader | None = None,
     clock: Clock | None = None,
+    sensors_root: Path | str = Path("/"),
 ) -> EnergyMeter:
     """Pick the energy meter for ``device`` under ``policy``.
 
-    ``auto``: the device's sensor (NVML counter, else NVML power integration; RAPL on CPUs),
-    else an ``unavailable`` meter with the reason. ``estimate``: the same, but codecarbon's
-    labelled estimate instead of ``unavailable``. ``off``: always ``unavailable``.
+    ``auto``: the device's sensor (NVML counter, else NVML power integration; on a Jetson,
+    which has no NVML, the board's INA3221 input rail; RAPL on CPUs), else an ``unavailable``
+    meter with the reason. ``estimate``: the same, but codecarbon's labelled estimate instead
+    of ``unavailable``. ``off``: always ``unavailable``. NVML is started once per process and
+    its readers are reused.
 
     Raises:
         PrunefrontError: ``policy`` is not one of auto, off, estimate.
@@ -91,7 +107,9 @@ def select_energy_meter(
     if policy == "off":
         return UnavailableMeter("energy measurement is turned off (energy='off')", clock=clock)
     dev = torch.device(device)
-    meter = _measured_meter(dev, rapl_root=rapl_root, nvml_reader=nvml_reader, clock=clock)
+    meter = _measured_meter(
+        dev, rapl_root=rapl_root, nvml_reader=nvml_reader, clock=clock, sensors_root=sensors_root
+    )
     if not isinstance(meter, str):
         return meter
     if policy == "estimate":

@@ -3,12 +3,15 @@
 The candidate is copied to the device, every requested execution strategy builds its own copy,
 outputs are checked against the dense reference, matching strategies are timed side by side, and
 the fastest becomes the candidate's latency. Energy and peak memory are then measured with the
-chosen strategy. The caller's model and inputs are never modified.
+chosen strategy alone (the other copies are freed first), energy with the passes pipelined as
+when timed. Copied RNNs are flattened for cuDNN. The caller's model and inputs are never
+modified.
 """
 
 from __future__ import annotations
 
 import copy
+import gc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,6 +21,7 @@ import torch
 from torch import nn
 
 from prunefront.errors import PrunefrontError
+from prunefront.profilers._compare import warm_up_process
 from prunefront.profilers._device import describe_device, parse_device
 from prunefront.profilers._energy import (
     EnergyResult,
@@ -38,6 +42,7 @@ from prunefront.profilers._strategies import (
     STRATEGY_NAMES,
     StrategySettings,
     compare_outputs,
+    flatten_rnns,
     prepare_strategy,
 )
 from prunefront.sensors._measurement import Measurement
@@ -162,6 +167,10 @@ class ProfileResult:
                 "method": memory.method,
                 "scope": memory.scope,
                 "increase_bytes": memory.details.get("increase_bytes"),
+                "weights_bytes": memory.details.get("weights_bytes"),
+                "forward_peak_bytes": memory.details.get("forward_peak_bytes"),
+                "process_peak_bytes": memory.details.get("process_peak_bytes"),
+                "reason": memory.reason,
                 "notes": list(memory.notes),
             },
             "device": dict(self.device),
@@ -218,6 +227,20 @@ def _forward(
     return run_synchronised if sync and device.type == "cuda" else run
 
 
+def _release_memory(device: torch.device) -> None:
+    """Free what dropped copies held, so the allocator's peak starts from the deployed model."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def _synchronizer(device: torch.device) -> Callable[[], object] | None:
+    """Waits for every queued pass on ``device``; ``None`` where passes are synchronous."""
+    if device.type != "cuda":
+        return None
+    return lambda: torch.cuda.synchronize(device)
+
+
 def _try_strategies(
     model: nn.Module,
     inputs: tuple[torch.Tensor, ...],
@@ -238,7 +261,7 @@ def _try_strategies(
             continue
         candidate = prepared.model.eval()
         try:
-            check = compare_outputs(candidate(*inputs), reference)
+            check = compare_outputs(candidate(*inputs), reference, tf32=prepared.tf32)
         except Exception as error:  # any failure of one strategy is its result, not the profile's
             text = str(error).strip().splitlines()[0] if str(error).strip() else ""
             outcomes[name] = StrategyOutcome(
@@ -276,6 +299,8 @@ def _time_strategies(
     method = "cuda_events" if cuda else "perf_counter"
     # Back-to-back calls: CUDA events bracket them, so no per-call synchronisation is needed.
     workloads = {n: _forward(m, inputs, device, sync=False) for n, m in runnable.items()}
+    if workloads:  # the first profile of a process must not read slow
+        warm_up_process(next(iter(workloads.values())), settings.process_warmup_s)
     stats = time_interleaved(workloads, settings=settings, timer=timer) if workloads else {}
     for name, stat in stats.items():
         measurement = stat.to_measurement(method=method, strategy=name)
@@ -334,15 +359,26 @@ def profile_candidate(
     if batch < 1:
         raise PrunefrontError(f"batch_size = {batch}: must be an integer >= 1")
     inputs = tuple(t.detach().to(dev) for t in example_inputs)
-    reference_model = copy.deepcopy(model).to(dev).eval()
+    reference_model = flatten_rnns(copy.deepcopy(model).to(dev).eval())
     with pinned_threads(threads) as used_threads, torch.inference_mode():
         outcomes, runnable = _try_strategies(reference_model, inputs, dev, names, cfg)
         latency, chosen = _time_strategies(runnable, inputs, dev, cfg.latency, outcomes)
-        # Energy and memory are taken with the deployed strategy, each pass synchronised.
-        run_once = _forward(runnable.get(chosen or "", reference_model), inputs, dev, sync=True)
-        memory = measure_peak_memory(run_once, dev)
+        deployed = runnable.pop(chosen) if chosen is not None else reference_model
+        # Only the deployed copy stays on the device: peak memory must not count the
+        # reference and every other strategy's copy.
+        del runnable, reference_model
+        _release_memory(dev)
+        run_once = _forward(deployed, inputs, dev, sync=True)
+        memory = measure_peak_memory(run_once, dev, model=deployed)
+        # Energy passes run back to back as when timed, with one synchronise at the end.
         meter = energy_meter or select_energy_meter(dev, energy, rapl_root=rapl_root)
-        energy_result = measure_energy(meter, run_once, batch_size=batch, settings=cfg.energy)
+        energy_result = measure_energy(
+            meter,
+            _forward(deployed, inputs, dev, sync=False),
+            batch_size=batch,
+            settings=cfg.energy,
+            synchronize=_synchronizer(dev),
+        )
     return ProfileResult(
         latency_ms=latency,
         strategy=chosen,

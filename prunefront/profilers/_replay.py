@@ -78,6 +78,7 @@ def nvml_trace(
     update_period_s: float = 0.02,
     counter: bool = True,
     start_mj: int = 1_000_000,
+    phase_s: float = 0.0,
 ) -> list[NvmlSample]:
     """Build a trace from ``(duration_s, watts)`` segments, sampled at the counter's updates.
 
@@ -89,7 +90,11 @@ def nvml_trace(
         update_period_s: Time between counter (and power) updates.
         counter: ``False`` replays a GPU without the total-energy counter.
         start_mj: Counter value at time zero (counters start at driver load, not at zero).
+        phase_s: Time of the first update after zero, in ``[0, update_period_s)``: a reader
+            starting at zero sees the value of an update made before it until then.
     """
+    if not 0.0 <= phase_s < update_period_s:
+        raise ValueError(f"phase_s = {phase_s}: must be in [0, update_period_s)")
     edges, energy, t = [0.0], [0.0], 0.0
     for duration, watts in segments:
         t += duration
@@ -105,8 +110,15 @@ def nvml_trace(
         return energy[index] + (time_s - edges[index]) * segments[index][1] * 1e3
 
     samples = []
-    for step in range(math.floor(edges[-1] / update_period_s) + 1):
-        time_s = step * update_period_s
+    if phase_s > 0:  # the update before zero, held until the first one after it
+        held = start_mj + round((phase_s - update_period_s) * segments[0][1] * 1e3)
+        samples.append(
+            NvmlSample(
+                t_s=0.0, energy_mj=held if counter else None, power_mw=round(segments[0][1] * 1e3)
+            )
+        )
+    for step in range(math.floor((edges[-1] - phase_s) / update_period_s) + 1):
+        time_s = phase_s + step * update_period_s
         value = start_mj + round(energy_at(time_s)) if counter else None
         samples.append(
             NvmlSample(t_s=time_s, energy_mj=value, power_mw=round(power_at(time_s) * 1e3))

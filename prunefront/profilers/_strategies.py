@@ -24,9 +24,12 @@ __all__ = [
     "STRATEGY_NAMES",
     "OutputCheck",
     "Prepared",
+    "SemiStructuredSupport",
     "StrategySettings",
     "compare_outputs",
+    "flatten_rnns",
     "prepare_strategy",
+    "semi_structured_support",
 ]
 
 STRATEGY_NAMES: tuple[str, ...] = ("masked_dense", "csr", "bsr", "semi_structured_2_4")
@@ -39,6 +42,8 @@ _TOLERANCE: dict[torch.dtype, tuple[float, float]] = {
     torch.float16: (1e-2, 1e-3),
     torch.bfloat16: (2e-2, 1e-2),
 }
+# float32 on sparse tensor cores is computed in TF32 (10 explicit mantissa bits, like float16).
+_TF32_TOLERANCE: tuple[float, float] = (5e-3, 2e-3)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,11 +80,14 @@ class Prepared:
         name: The strategy.
         model: The transformed deep copy; ``None`` when the strategy does not apply.
         reason: Why it does not apply, or (when it does) what was converted and what stays dense.
+        tf32: Whether float32 layers now compute in TF32 (its outputs are compared with a
+            TF32 tolerance).
     """
 
     name: str
     model: nn.Module | None
     reason: str | None
+    tf32: bool = False
 
     @property
     def applicable(self) -> bool:
@@ -245,16 +253,68 @@ def _semi_structured_misfit(weight: torch.Tensor) -> str | None:
     return f"dtype {weight.dtype} has no sparse tensor core kernel"
 
 
-def _to_semi_structured(weight: torch.Tensor) -> torch.Tensor:
-    from torch.sparse import SparseSemiStructuredTensorCUTLASS, to_sparse_semi_structured
+@dataclass(frozen=True, kw_only=True)
+class SemiStructuredSupport:
+    """Which 2:4 kernel torch would use for a dtype on a compute capability, or why none.
 
-    if weight.dtype == torch.float32:
-        # cuSPARSELt (the default backend) has no float32 kernel; CUTLASS does.
-        return SparseSemiStructuredTensorCUTLASS.from_dense(weight)
-    try:
-        return to_sparse_semi_structured(weight)
-    except RuntimeError:
-        return SparseSemiStructuredTensorCUTLASS.from_dense(weight)
+    Attributes:
+        backend: ``cusparselt`` or ``cutlass``; ``None`` when there is none.
+        reason: Why there is none (``None`` when there is a backend).
+    """
+
+    backend: str | None
+    reason: str | None = None
+
+
+def semi_structured_support(
+    capability: tuple[int, int], dtype: torch.dtype, *, cusparselt: bool
+) -> SemiStructuredSupport:
+    """The 2:4 kernel torch offers for ``dtype`` on a device of ``capability``.
+
+    torch's CUTLASS kernels are built for compute capability 8.x only; cuSPARSELt (when torch
+    has it) covers 8.0 and newer for float16 and bfloat16 but has no float32 kernel, so float32
+    (TF32, 1:2) runs on 8.x only.
+
+    Args:
+        capability: (major, minor), e.g. (8, 0) A100, (8, 7) Jetson Orin, (9, 0) H100.
+        dtype: The weight dtype.
+        cusparselt: Whether torch has cuSPARSELt (``torch.backends.cusparselt.is_available()``).
+    """
+    major, minor = capability
+    if capability < (8, 0):
+        return SemiStructuredSupport(
+            backend=None, reason=f"needs compute capability >= 8.0; device has {major}.{minor}"
+        )
+    if dtype in (torch.float16, torch.bfloat16):
+        if cusparselt:
+            return SemiStructuredSupport(backend="cusparselt")
+        if major == 8:
+            return SemiStructuredSupport(backend="cutlass")
+        return SemiStructuredSupport(
+            backend=None,
+            reason=f"torch's CUTLASS 2:4 kernel supports compute capability 8.x only "
+            f"(device has {major}.{minor}) and this torch has no cuSPARSELt",
+        )
+    if dtype == torch.float32:
+        if major == 8:
+            return SemiStructuredSupport(backend="cutlass")
+        return SemiStructuredSupport(
+            backend=None,
+            reason=f"float32 (TF32) 2:4 runs only on torch's CUTLASS kernel, built for compute "
+            f"capability 8.x (device has {major}.{minor}); cuSPARSELt has no float32 kernel",
+        )
+    return SemiStructuredSupport(backend=None, reason=f"dtype {dtype} has no 2:4 kernel here")
+
+
+def _to_semi_structured(weight: torch.Tensor, backend: str) -> torch.Tensor:
+    from torch.sparse import (
+        SparseSemiStructuredTensorCUSPARSELT,
+        SparseSemiStructuredTensorCUTLASS,
+    )
+
+    if backend == "cusparselt":
+        return SparseSemiStructuredTensorCUSPARSELT.from_dense(weight)
+    return SparseSemiStructuredTensorCUTLASS.from_dense(weight)
 
 
 def _semi_structured(
@@ -267,32 +327,50 @@ def _semi_structured(
             model=None,
             reason=f"needs a CUDA device with sparse tensor cores (sm >= 8.0); device is {device}",
         )
-    major, minor = torch.cuda.get_device_capability(device)
-    if (major, minor) < (8, 0):
-        return Prepared(
-            name=name,
-            model=None,
-            reason=f"needs compute capability >= 8.0; {device} has {major}.{minor}",
-        )
+    capability = torch.cuda.get_device_capability(device)
+    if capability < (8, 0):
+        reason = semi_structured_support(capability, torch.float16, cusparselt=False).reason
+        return Prepared(name=name, model=None, reason=f"{reason} ({device})")
+    cusparselt = torch.backends.cusparselt.is_available()
     linears = _linears(model)
     targets, misfits = [], []
     for layer_name, linear in linears:
         weight = linear.weight.detach()
         misfit = "dense" if _sparsity(weight) == 0 else _semi_structured_misfit(weight)
-        if misfit is None:
-            targets.append((layer_name, weight))
+        support = semi_structured_support(capability, weight.dtype, cusparselt=cusparselt)
+        if misfit is None and support.backend is None:
+            misfit = support.reason
+        if misfit is None and support.backend is not None:
+            targets.append((layer_name, weight, support.backend))
         else:
             misfits.append(f"{layer_name}: {misfit}")
     if not targets:
         detail = "; ".join(misfits[:3]) or "the model has no nn.Linear layer"
         return Prepared(name=name, model=None, reason=f"no nn.Linear weight fits ({detail})")
     converted = copy.deepcopy(model)
-    for layer_name, weight in targets:
+    for layer_name, weight, backend in targets:
         layer = converted.get_submodule(layer_name)
-        layer.weight = nn.Parameter(_to_semi_structured(weight.contiguous()), requires_grad=False)
-    notes = [f"{len(targets)} of {len(linears)} nn.Linear layer(s) converted"]
+        packed = _to_semi_structured(weight.contiguous(), backend)
+        layer.weight = nn.Parameter(packed, requires_grad=False)
+    backends = sorted({backend for _, _, backend in targets})
+    notes = [
+        f"{len(targets)} of {len(linears)} nn.Linear layer(s) converted ({', '.join(backends)})"
+    ]
     notes += _dense_notes(model, name)
-    return Prepared(name=name, model=converted, reason="; ".join(notes))
+    tf32 = any(weight.dtype == torch.float32 for _, weight, _ in targets)
+    return Prepared(name=name, model=converted, reason="; ".join(notes), tf32=tf32)
+
+
+def flatten_rnns(model: nn.Module) -> nn.Module:
+    """Call ``flatten_parameters()`` on every RNN in ``model`` (a no-op off cuDNN); return it.
+
+    A copied RNN's weights are no longer one contiguous cuDNN buffer, and cuDNN then compacts
+    them on every forward pass: a copy that is timed must be flattened first.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.RNNBase):
+            module.flatten_parameters()
+    return model
 
 
 _PREPARE: dict[str, Callable[[nn.Module, torch.device, StrategySettings], Prepared]] = {
@@ -317,7 +395,7 @@ def prepare_strategy(
     if name not in _PREPARE:
         raise PrunefrontError(f"unknown execution strategy {name!r}; valid: {list(STRATEGY_NAMES)}")
     try:
-        return _PREPARE[name](model, device, settings)
+        prepared = _PREPARE[name](model, device, settings)
     except Exception as error:  # any failure of one strategy is its result, not the profile's
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return Prepared(
@@ -325,6 +403,9 @@ def prepare_strategy(
             model=None,
             reason=f"conversion failed: {type(error).__name__}: {first_line}",
         )
+    if prepared.model is not None:
+        flatten_rnns(prepared.model)
+    return prepared
 
 
 def _tensors(outputs: object) -> Iterable[torch.Tensor]:
@@ -353,8 +434,11 @@ class OutputCheck:
     reason: str | None = None
 
 
-def compare_outputs(outputs: object, reference: object) -> OutputCheck:
-    """Compare every tensor in ``outputs`` with ``reference`` with a tolerance per dtype."""
+def compare_outputs(outputs: object, reference: object, *, tf32: bool = False) -> OutputCheck:
+    """Compare every tensor in ``outputs`` with ``reference`` with a tolerance per dtype.
+
+    With ``tf32`` the float32 outputs were computed in TF32 and get its wider tolerance.
+    """
     got, want = list(_tensors(outputs)), list(_tensors(reference))
     if len(got) != len(want):
         return OutputCheck(
@@ -371,6 +455,8 @@ def compare_outputs(outputs: object, reference: object) -> OutputCheck:
                 reason=f"output {index} has shape {tuple(out.shape)}, reference {tuple(ref.shape)}",
             )
         rtol, atol = _TOLERANCE.get(ref.dtype, (0.0, 0.0))
+        if tf32 and ref.dtype == torch.float32:
+            rtol, atol = _TF32_TOLERANCE
         out64, ref64 = out.detach().double().cpu(), ref.detach().double().cpu()
         scale = max(1.0, float(ref64.abs().max())) if ref64.numel() else 1.0
         error = (out64 - ref64).abs()

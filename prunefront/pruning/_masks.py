@@ -1,8 +1,9 @@
 """Magnitude masks: exactly the scheduled number of zeros, for every pattern; masks only grow.
 
-A mask is a boolean tensor of the weight's shape and device, True where the weight is kept;
-every tensor made on the way is made on the weight's device (a CUDA weight never meets a CPU
-mask). Scores are
+A mask is a boolean tensor of the weight's shape and device, True where the weight is kept.
+Structured patterns (N:M, blocks) do their group arithmetic on the CPU, with every tensor made
+there explicitly and the weight's scores copied in, and move the mask to the weight's device at
+the end: a CUDA weight never meets a CPU tensor in one operation. Scores are
 ``|w|``; weights already pruned score ``-inf`` so that a new mask always contains the old one.
 Ties are broken deterministically by position (stable sort), so exactly ``round(s * n)`` weights
 are zero (``round(s * blocks)`` whole blocks for block patterns), never more, and at least one
@@ -68,15 +69,14 @@ def _nm(
     Below that sparsity the smallest candidates go first; above it, the smallest survivors.
     """
     rows = weight.shape[0] if weight.dim() > 0 else 1
-    scores = _scores(weight, previous).reshape(rows, -1)
+    scores = _scores(weight, previous).reshape(rows, -1).cpu()
     cols = scores.shape[1]
     m, n = pattern.m, pattern.n
     padded_cols = -(-cols // m) * m
-    device = scores.device
-    padded = torch.full((rows, padded_cols), float("inf"), device=device)
+    padded = torch.full((rows, padded_cols), float("inf"), device="cpu")
     padded[:, :cols] = scores
     groups = padded.view(rows, padded_cols // m, m)
-    real = torch.zeros(padded_cols, dtype=torch.bool, device=device)
+    real = torch.zeros(padded_cols, dtype=torch.bool, device="cpu")
     real[:cols] = True
     real_per_group = real.view(-1, m).sum(dim=1)  # m everywhere except a ragged last group
     rank = torch.sort(groups, dim=2, stable=True).indices.argsort(dim=2)
@@ -104,7 +104,7 @@ def _block(
     br, bc = pattern.rows, pattern.cols
     prow, pcol = -(-rows // br) * br, -(-cols // bc) * bc
     grid = (prow // br, pcol // bc)
-    padded = torch.full((prow, pcol), float("nan"), device=mag.device)
+    padded = torch.full((prow, pcol), float("nan"), device="cpu")
     padded[:rows, :cols] = mag
     blocks = padded.view(grid[0], br, grid[1], bc).permute(0, 2, 1, 3).reshape(*grid, br * bc)
     if pattern.pool == "mean":
@@ -112,7 +112,7 @@ def _block(
     else:
         pooled = blocks.nan_to_num(float("-inf")).amax(dim=2)
     if previous is not None:
-        prev = torch.ones((prow, pcol), dtype=torch.bool, device=mag.device)
+        prev = torch.ones((prow, pcol), dtype=torch.bool, device="cpu")
         prev[:rows, :cols] = previous.reshape(rows, -1)
         prev_blocks = prev.view(grid[0], br, grid[1], bc).permute(0, 2, 1, 3)
         pruned_before = ~prev_blocks.reshape(*grid, br * bc).any(dim=2)

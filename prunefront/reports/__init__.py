@@ -11,7 +11,7 @@ from __future__ import annotations
 from prunefront.reports._card import card_markdown, deployment_card, reproduce_command, write_card
 from prunefront.reports._frame import LARGE_SPARSE, SMALL_DENSE, StudyMeta, study_meta, trials_frame
 from prunefront.reports._hypervolume import HypervolumeInfo, hypervolume_history
-from prunefront.reports._iso import IsoCandidate, IsoRow, IsoTable, iso_footprint_table
+from prunefront.reports._iso import IsoCandidate, IsoRow, IsoSide, IsoTable, iso_footprint_table
 from prunefront.reports._pareto import PAIRWISE_AXES, ParetoInfo, pareto_info, pareto_mask
 from prunefront.reports._select import PREFERENCES, Binding, Requirements, Selection, select_trial
 from prunefront.reports._summary import (
@@ -22,6 +22,7 @@ from prunefront.reports._summary import (
     build_report,
     report_data,
 )
+from prunefront.reports._verdict import Verdict, verdict
 from prunefront.reports._views import ScatterView, scatter_views
 from prunefront.reports._write import ReportFiles, write_report
 from prunefront.studies._load import JOURNAL_NAME, mask_url, open_storage, open_study
@@ -37,6 +38,7 @@ __all__ = [
     "HypervolumeInfo",
     "IsoCandidate",
     "IsoRow",
+    "IsoSide",
     "IsoTable",
     "ParetoInfo",
     "Provenance",
@@ -47,6 +49,7 @@ __all__ = [
     "SearchCost",
     "Selection",
     "StudyMeta",
+    "Verdict",
     "build_report",
     "card_markdown",
     "deployment_card",
@@ -63,6 +66,7 @@ __all__ = [
     "select_trial",
     "study_meta",
     "trials_frame",
+    "verdict",
     "write_card",
     "write_report",
 ]

@@ -49,11 +49,12 @@ def _exclude(meta: StudyMeta) -> list[str]:
 
 
 def reproduce_command(row: pd.Series, meta: StudyMeta) -> str:
-    """``prunefront train --task ... --width ... --sparsity ... --pattern ... --seed ...``.
+    """``prunefront train ...`` that trains this trial's weights again.
 
-    A trial that training pruned past its target to fit the budget's real bytes adds the
-    budget's ``--format`` and ``--dtype`` and the ``--max-bytes`` cap, so the command rebuilds
-    the same weights.
+    It carries everything training depends on: the task with its ``[task] options``
+    (``--task-option``), the candidate, the seed, the pruning schedule, the excluded layers, the
+    training device, and — where training pruned past its target to fit the real bytes — the
+    budget's ``--format``, ``--dtype`` and the ``--max-bytes`` cap.
     """
     sparsity = _value(row, "sparsity_target")
     if sparsity is None:
@@ -73,8 +74,21 @@ def reproduce_command(row: pd.Series, meta: StudyMeta) -> str:
         "--seed",
         str(int(seed) if seed is not None else 0),
     ]
+    task = meta.config.get("task")
+    options = task.get("options") if isinstance(task, dict) else None
+    for key, value in (options or {}).items():
+        parts += ["--task-option", f"{key}={json.dumps(value)}"]
+    space = meta.config.get("space")
+    schedule = space.get("schedule") if isinstance(space, dict) else None
+    if isinstance(schedule, dict):
+        for key in ("begin_frac", "end_frac", "updates", "scope"):
+            if key in schedule:
+                parts += [f"--{key.replace('_', '-')}", str(schedule[key])]
     for pattern in _exclude(meta):
         parts += ["--exclude", pattern]
+    device = _value(row, "train_device")
+    if device and device != "cpu":
+        parts += ["--device", str(device)]
     cap = _value(row, "max_bytes")
     if _value(row, "fit_note") and cap is not None:
         # Training pruned past the target to fit real bytes: the same cap, in the same format.
@@ -140,7 +154,7 @@ def _measurements(row: pd.Series, meta: StudyMeta) -> list[dict[str, Any]]:
             "bytes of the weights in the storage format the budget constrains",
         ),
         ("file_bytes", "size on disk", "the saved sparse weights"),
-        ("peak_memory_bytes", "", "peak runtime memory"),
+        ("peak_memory_bytes", "", "peak runtime memory (see its scope)"),
         ("params_nonzero", "counted", "nonzero parameters"),
         ("params_total", "counted", "all parameters"),
     ):
@@ -153,10 +167,24 @@ def _measurements(row: pd.Series, meta: StudyMeta) -> list[dict[str, Any]]:
                     "unit": "bytes" if key.endswith("_bytes") else "count",
                     "kind": record.get("kind") or "measured",
                     "method": record.get("method") or method or "unrecorded",
-                    "note": note,
+                    "note": _memory_note(record) if key == "peak_memory_bytes" else note,
                 }
             )
     return found
+
+
+def _memory_note(record: dict[str, Any]) -> str:
+    """What the peak memory number covers, precisely (older studies: the whole process)."""
+    details = record.get("details") or {}
+    if record.get("scope") == "model_inference":
+        return (
+            f"this model's inference: weights {details.get('weights_bytes')} B + peak forward "
+            f"allocations {details.get('forward_peak_bytes')} B (the whole process peaked at "
+            f"{details.get('process_peak_bytes')} B, interpreter and libraries included)"
+        )
+    if record.get("scope") == "cuda_allocator":
+        return "the CUDA allocator's peak during one forward pass (tensors of this process)"
+    return "the whole process's resident-set peak (interpreter, libraries), not the model's"
 
 
 def _json_value(row: pd.Series, key: str) -> Any:

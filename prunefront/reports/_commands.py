@@ -77,24 +77,9 @@ def report(
         ("report", str(files.out / "report.html")),
     ]
     print_table("report", ["", "value"], rows)
-    if data.iso.rows:
-        iso_rows = [
-            (
-                r.level_bytes,
-                r.small_dense.trial if r.small_dense else "-",
-                r.small_dense.metric if r.small_dense else None,
-                r.large_sparse.trial if r.large_sparse else "-",
-                r.large_sparse.metric if r.large_sparse else None,
-                r.winners.get("metric") or "-",
-            )
-            for r in data.iso.rows
-        ]
-        m = data.meta.metric_name
-        print_table(
-            "iso-footprint: best small-dense vs best large-sparse",
-            ["level (B)", "small-dense trial", m, "large-sparse trial", m, f"winner on {m}"],
-            iso_rows,
-        )
+    print("verdict:")
+    for line in data.verdict.lines:
+        print(f"  {line}")
 
 
 def _check_card_dir(out: Path) -> None:

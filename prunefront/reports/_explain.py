@@ -61,6 +61,27 @@ def _row(frame: pd.DataFrame, number: int) -> pd.Series:
     return frame[frame["number"] == number].iloc[0]
 
 
+def _knee_words(selection: Selection, metric: str) -> str:
+    """The knee, saying when several trials were equally close and how the tie was broken."""
+    distance = selection.scores.get(selection.chosen or -1, math.nan)
+    text = (
+        "the knee: closest to the utopia point after scaling each objective to [0, 1] over "
+        f"these trials (distance {distance:.3f}"
+    )
+    tied = sorted(
+        n
+        for n, d in selection.scores.items()
+        if n != selection.chosen and math.isclose(d, distance, rel_tol=1e-9, abs_tol=1e-12)
+    )
+    if tied:
+        others = ", ".join(str(n) for n in tied)
+        text += (
+            f"; tied with trial{'s' if len(tied) > 1 else ''} {others} at that distance, broken "
+            f"by the better {metric}, then the lower latency, then the lower trial number"
+        )
+    return text + ")"
+
+
 def explain_choice(frame: pd.DataFrame, meta: StudyMeta, selection: Selection) -> str:
     """Why ``selection.chosen`` won, and what the runner-up would trade."""
     if selection.chosen is None:
@@ -71,10 +92,7 @@ def explain_choice(frame: pd.DataFrame, meta: StudyMeta, selection: Selection) -
         "metric": f"the best {meta.metric_name} ({_num(chosen['metric']):.4g})",
         "latency": f"the lowest latency ({_num(chosen['latency_ms']):.4g} ms)",
         "energy": f"the lowest energy per inference ({_num(chosen['energy_mj']):.4g} mJ)",
-        "knee": (
-            "the knee: closest to the utopia point after scaling each objective to [0, 1] over "
-            f"these trials (distance {selection.scores.get(selection.chosen, math.nan):.3f})"
-        ),
+        "knee": _knee_words(selection, meta.metric_name),
     }[prefer]
     bounds = ", ".join(label for label, *_ in selection.requirements.bounds(meta.metric_name))
     n = len(selection.eligible)

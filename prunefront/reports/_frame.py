@@ -23,9 +23,11 @@ import pandas as pd
 from prunefront.studies._schema import (
     STUDY_CONFIG,
     STUDY_DEVICE,
+    STUDY_FINAL_LATENCY,
     STUDY_FORMAT_VERSION,
     STUDY_METRIC,
     STUDY_OBJECTIVES,
+    STUDY_PAIR_LATENCY,
     STUDY_SEARCH_COST,
 )
 
@@ -56,6 +58,7 @@ _NUMERIC = (
     "train_seconds",
     "profile_seconds",
     "seed",
+    "pair_seed",
 )
 _TEXT = (
     "pattern",
@@ -88,6 +91,10 @@ class StudyMeta:
             every ``search_cost:<worker>:<start>`` attribute a worker stored).
         format_version: The study's prunefront schema version; None for a study that
             prunefront did not write.
+        budget_bytes: The footprint budget the search ran under (``budget.bytes``, else the
+            trials' ``budget_bytes``; None when neither is recorded).
+        final_latency: The final front re-measured side by side (``final_latency``).
+        pair_latency: Per level, the pair's latency ratio measured side by side.
     """
 
     study_name: str
@@ -99,6 +106,9 @@ class StudyMeta:
     config: dict[str, Any] = field(default_factory=dict)
     search_cost: dict[str, Any] = field(default_factory=dict)
     format_version: int | None = None
+    final_latency: dict[str, Any] = field(default_factory=dict)
+    pair_latency: dict[str, Any] = field(default_factory=dict)
+    budget_bytes: int | None = None
 
     @property
     def task_ref(self) -> str | None:
@@ -135,6 +145,18 @@ def _search_cost(attrs: dict[str, Any]) -> dict[str, Any]:
     return cost
 
 
+def _budget(study: optuna.Study) -> int | None:
+    budget = _as_dict(study.user_attrs.get(STUDY_CONFIG)).get("budget")
+    value = budget.get("bytes") if isinstance(budget, dict) else None
+    if isinstance(value, int):
+        return value
+    for trial in study.get_trials(deepcopy=False):  # budget.bytes unset: the search's default
+        recorded = trial.user_attrs.get("budget_bytes")
+        if isinstance(recorded, int):
+            return recorded
+    return None
+
+
 def study_meta(study: optuna.Study) -> StudyMeta:
     """Read a study's metadata, with defaults where an attribute is missing.
 
@@ -169,6 +191,9 @@ def study_meta(study: optuna.Study) -> StudyMeta:
         config=_as_dict(attrs.get(STUDY_CONFIG)),
         search_cost=_search_cost(attrs),
         format_version=version if isinstance(version, int) else None,
+        budget_bytes=_budget(study),
+        final_latency=_as_dict(attrs.get(STUDY_FINAL_LATENCY)),
+        pair_latency=_as_dict(attrs.get(STUDY_PAIR_LATENCY)),
     )
 
 
@@ -243,4 +268,24 @@ def trials_frame(study: optuna.Study, meta: StudyMeta | None = None) -> pd.DataF
         _family(seeded, float(s))
         for seeded, s in zip(frame["seeded"], frame["sparsity"], strict=True)
     ]
+    _use_final_latency(frame, meta)
     return frame.sort_values("number", kind="stable").reset_index(drop=True)
+
+
+def _use_final_latency(frame: pd.DataFrame, meta: StudyMeta) -> None:
+    """Where the final front was re-measured side by side, those latencies replace the trial's
+    own (kept as ``latency_first_ms``): fronts, tables and ``select`` compare like with like."""
+    frame["latency_first_ms"] = frame["latency_ms"]
+    frame["latency_remeasured"] = False
+    final = meta.final_latency.get("trials")
+    if not isinstance(final, dict) or frame.empty:
+        return
+    for key, record in final.items():
+        value = record.get("latency_ms") if isinstance(record, dict) else None
+        if not isinstance(value, int | float):
+            continue
+        rows = frame["number"] == int(key)
+        frame.loc[rows, "latency_ms"] = float(value)
+        frame.loc[rows, "latency_remeasured"] = True
+        if "values_latency_ms" in frame:
+            frame.loc[rows, "values_latency_ms"] = float(value)

@@ -93,10 +93,11 @@ def _header(data: ReportData) -> str:
             ", ".join(f"{o} ({d})" for o, d in zip(meta.objectives, meta.directions, strict=True)),
         ],
         ["device", _device_line(meta.device)],
+        ["footprint budget", f"{meta.budget_bytes:,} B" if meta.budget_bytes else "none"],
         ["trials", ", ".join(f"{n} {s.lower()}" for s, n in data.states.items() if n) or "none"],
         ["on the front", len(data.pareto.front)],
         [
-            "final hypervolume (normalised)",
+            "hypervolume (normalised to the box between reference and ideal point)",
             data.hypervolume.normalized[-1] if data.hypervolume.normalized else None,
         ],
     ]
@@ -119,8 +120,8 @@ def _hv_note(data: ReportData) -> str:
     ideal = ", ".join(f"{o} {fmt(v)}" for o, v in zip(hv.objectives, hv.ideal_point, strict=True))
     return (
         f"<p class='note'>Reference point: {html.escape(ref)}; ideal point: "
-        f"{html.escape(ideal)}. Normalised = hypervolume / volume of the box between them. "
-        f"Final hypervolume: {html.escape(fmt(hv.final))}.</p>"
+        f"{html.escape(ideal)}. The curve and the summary give the normalised hypervolume: the "
+        "hypervolume divided by the volume of the box between the two points.</p>"
     )
 
 
@@ -149,7 +150,13 @@ def render_html(data: ReportData, views: tuple[ScatterView, ...], files: list[st
         figures["fig-hypervolume"] = hv
     figures["fig-states"] = states_figure(data)
     links = "".join(f'<li><a href="{html.escape(f)}">{html.escape(f)}</a></li>' for f in files)
+    verdict = "".join(f"<li>{html.escape(line)}</li>" for line in data.verdict.lines)
     sections = [
+        (
+            "verdict",
+            "Verdict: large-sparse or small-dense at the same bytes?",
+            f"<ul>{verdict}</ul>",
+        ),
         ("summary", "Summary", _header(data)),
         ("fronts", "Pareto fronts", "".join(fronts) or "<p>No complete trial to plot.</p>"),
         (

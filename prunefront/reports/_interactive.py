@@ -116,6 +116,30 @@ def scatter_figure(view: ScatterView) -> Figure:
         }
     ]
     layout["margin"]["b"] = 100
+    if view.budget_x is not None:
+        layout["shapes"] = [
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": view.budget_x,
+                "x1": view.budget_x,
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": "#c0392b", "dash": "dot", "width": 1.5},
+            }
+        ]
+        layout["annotations"].append(
+            {
+                "text": _esc(f"budget {view.budget_x:,.0f} B"),
+                "xref": "x",
+                "yref": "paper",
+                "x": view.budget_x,
+                "y": 1.02,
+                "showarrow": False,
+                "font": {"size": 10, "color": "#c0392b"},
+            }
+        )
     return {"data": traces, "layout": layout}
 
 

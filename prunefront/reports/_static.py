@@ -77,6 +77,10 @@ def _scatter(view: ScatterView) -> Figure:
             zorder=4,
             label="Pareto front",
         )
+    if view.budget_x is not None:
+        ax.axvline(
+            view.budget_x, color="#c0392b", ls=":", lw=1.5, label=f"budget {view.budget_x:,.0f} B"
+        )
     handles, _ = ax.get_legend_handles_labels()
     handles += [
         Line2D([], [], color="#555555", marker=m, ls="", label=SPARSITY_BINS[i])

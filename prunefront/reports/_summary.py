@@ -21,6 +21,7 @@ from prunefront.reports._frame import StudyMeta, study_meta, trials_frame
 from prunefront.reports._hypervolume import HypervolumeInfo, hypervolume_history
 from prunefront.reports._iso import IsoTable, iso_footprint_table
 from prunefront.reports._pareto import ParetoInfo, pareto_info
+from prunefront.reports._verdict import Verdict, verdict
 
 __all__ = ["Failure", "Provenance", "ReportData", "SearchCost", "build_report", "report_data"]
 
@@ -132,6 +133,7 @@ class ReportData:
         provenance: How each number was obtained.
         cost: The search's own cost.
         notes: Sentences a reader must see (e.g. "no complete trial yet").
+        verdict: The answer first: per level, who wins on each measure, in words.
     """
 
     meta: StudyMeta
@@ -144,11 +146,14 @@ class ReportData:
     provenance: Provenance
     cost: SearchCost
     notes: tuple[str, ...] = field(default_factory=tuple)
+    verdict: Verdict = field(default_factory=lambda: Verdict(lines=(), levels=()))
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the frame, JSON-ready (``summary.json``)."""
         return {
             "study": self.meta.to_dict(),
+            "verdict": self.verdict.to_dict(),
+            "budget_bytes": self.meta.budget_bytes,
             "trials": len(self.frame),
             "states": self.states,
             "pareto": self.pareto.to_dict(),
@@ -297,11 +302,13 @@ def report_data(frame: pd.DataFrame, meta: StudyMeta) -> ReportData:
     for state, count in Counter(frame["state"] if len(frame) else []).items():
         states[str(state)] = int(count)
     pareto = pareto_info(frame, meta)
+    iso = iso_footprint_table(frame, meta)
     return ReportData(
         meta=meta,
         frame=frame,
         pareto=pareto,
-        iso=iso_footprint_table(frame, meta),
+        iso=iso,
+        verdict=verdict(iso),
         hypervolume=hypervolume_history(frame, meta),
         states=states,
         failures=_failures(frame),

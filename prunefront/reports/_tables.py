@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from prunefront.reports._frame import LARGE_SPARSE, SMALL_DENSE
-from prunefront.reports._iso import IsoCandidate, IsoRow
+from prunefront.reports._iso import IsoRow, IsoSide
 from prunefront.reports._summary import ReportData
 
 __all__ = [
@@ -74,70 +74,108 @@ def table(
     return f"<table{css_attr}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _side(c: IsoCandidate | None, sparse: bool) -> list[Cell]:
-    if c is None:
-        return ["none fits"] + [None] * (6 if sparse else 5)
-    head: list[Cell] = [c.trial, c.width]
+def _mean_std(side: IsoSide | None) -> str:
+    if side is None:
+        return "none yet"
+    std = "" if math.isnan(side.metric_std) else f" ± {side.metric_std:.4g}"
+    return f"{side.metric_mean:.4g}{std} (n={len(side.metric_values)})"
+
+
+def _with_ci(record: dict[str, Any], key: str) -> str:
+    value = record.get(key)
+    ci = record.get("ci95")
+    text = fmt(value)
+    if isinstance(ci, list) and len(ci) == 2:
+        text += f" [{fmt(ci[0])}, {fmt(ci[1])}]"
+    return text
+
+
+def _winners_words(row: IsoRow, metric: str) -> str:
+    names = {"metric": metric, "latency_ms": "latency", "energy_mj": "energy"}
+    names["footprint_bytes"] = "bytes"
+    return "; ".join(f"{names[m]}: {w}" for m, w in row.winners.items())
+
+
+def _candidate(side: IsoSide | None, sparse: bool) -> str:
+    if side is None:
+        return "-"
+    text = f"width {side.width:g}"
     if sparse:
-        head.append(c.sparsity)
-    return [*head, c.metric, c.latency_ms, c.energy_mj, c.footprint_bytes]
-
-
-def _iso_marks(row: IsoRow) -> list[str]:
-    def mark(family: str, measure: str) -> str:
-        return "win" if row.winners.get(measure) == family else ""
-
-    measures = ("metric", "latency_ms", "energy_mj", "footprint_bytes")
-    dense = ["", "", *(mark(SMALL_DENSE, m) for m in measures)]
-    sparse = ["", "", "", *(mark(LARGE_SPARSE, m) for m in measures)]
-    return ["", *dense, *sparse, ""]
+        text += f" at {side.sparsity:.1%}"
+    flag = "" if side.footprints_in_level else " (outside 90-100 % of the level)"
+    return f"{text}, {side.footprint_bytes:,} B{flag}; trials {', '.join(map(str, side.trials))}"
 
 
 def iso_table(data: ReportData) -> str:
-    """The iso-footprint table: small-dense and large-sparse side by side, winners marked."""
+    """The iso-footprint verdict table: one row per level, statistics and winners in words."""
     iso = data.iso
-    if not iso.rows:
-        return "<p>No complete feasible trial with a footprint yet.</p>"
     m = iso.metric_name
-    headers = [
-        "level (bytes)",
-        "small-dense trial",
-        "width",
-        m,
-        "latency ms",
-        "energy mJ",
-        "bytes",
-        "large-sparse trial",
-        "width",
-        "sparsity",
-        m,
-        "latency ms",
-        "energy mJ",
-        "bytes",
-        "winner on " + m,
-    ]
     rows, marks = [], []
     for r in iso.rows:
         rows.append(
             [
                 r.level_bytes,
-                *_side(r.small_dense, False),
-                *_side(r.large_sparse, True),
-                r.winners.get("metric") or "-",
+                _candidate(r.small_dense, False),
+                _mean_std(r.small_dense),
+                _candidate(r.large_sparse, True),
+                _mean_std(r.large_sparse),
+                _with_ci(r.comparison["metric"], "difference"),
+                _with_ci(r.comparison["latency_ratio"], "value"),
+                _winners_words(r, m),
             ]
         )
-        marks.append(_iso_marks(r))
-    source = (
-        "the seeded iso-footprint pairs' levels"
-        if iso.levels_from == "seeded"
-        else "quantiles of the measured footprints"
-    )
+        marks.append([""] * 8)
+    headers = [
+        "level (bytes)",
+        "small-dense",
+        f"{m} mean ± sd",
+        "large-sparse",
+        f"{m} mean ± sd",
+        f"{m} difference (sparse - dense) [95 % CI]",
+        "latency ratio sparse/dense [95 % CI]",
+        "winners",
+    ]
     note = (
-        f"<p class='note'>Levels: {html.escape(source)}. Each side is the best {html.escape(m)} "
-        f"({html.escape(iso.metric_direction)}) among feasible complete trials whose footprint "
-        "fits the level; the better value of each measure is highlighted.</p>"
+        f"<p class='note'>Each level is a dense width's footprint; its large-sparse side is a "
+        f"wider model pruned to 90-100 % of the same bytes. Both are trained with every pair "
+        f"seed; the {html.escape(m)} difference is paired by seed with a 95 % t-interval, the "
+        "latency ratio is timed side by side in one process after the search. A winner is "
+        "named only where the interval excludes no difference.</p>"
     )
-    return note + table(headers, rows, css="iso", marks=marks)
+    body = (
+        note + table(headers, rows, css="iso", marks=marks)
+        if iso.rows
+        else "<p>No complete equal-footprint pair yet (space.iso_levels, search.pair_seeds).</p>"
+    )
+    return body + _best_under_level(data)
+
+
+def _best_under_level(data: ReportData) -> str:
+    rows = []
+    for level in data.iso.best_under_level:
+        cells: list[Cell] = [level["level_bytes"]]
+        for family in (SMALL_DENSE, LARGE_SPARSE):
+            best = level.get(family)
+            cells += (
+                [best["trial"], best["width"], best["sparsity"], best["metric"]]
+                if best
+                else ["none fits", None, None, None]
+            )
+        rows.append(cells)
+    if not rows:
+        return ""
+    m = data.iso.metric_name
+    headers = ["level (bytes)"] + [
+        f"{family} {column}"
+        for family in ("best small-dense", "best large-sparse")
+        for column in ("trial", "width", "sparsity", m)
+    ]
+    return (
+        "<details><summary>Not a pair: the best trial of each family whose footprint fits each "
+        "level (sampler trials included, one seed each)</summary>"
+        + table(headers, rows, css="iso small")
+        + "</details>"
+    )
 
 
 _TRIAL_COLUMNS = (

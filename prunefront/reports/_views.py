@@ -90,6 +90,7 @@ class ScatterView:
         infeasible: Complete trials that violate a constraint (drawn grey; empty in the
             paper's view).
         front: The two-dimensional front, in order of x.
+        budget_x: The footprint budget, drawn as a vertical line where x is the footprint.
     """
 
     key: str
@@ -101,6 +102,7 @@ class ScatterView:
     series: tuple[tuple[float, tuple[Point, ...]], ...]
     infeasible: tuple[Point, ...]
     front: tuple[Point, ...]
+    budget_x: float | None = None
 
 
 def _num(value: Any) -> float:
@@ -208,6 +210,9 @@ def _view(data: ReportData, axis: str, paper: bool) -> ScatterView | None:
         series=tuple(series),
         infeasible=() if paper else tuple(p for p in points if not p.feasible),
         front=front,
+        budget_x=float(meta.budget_bytes)
+        if axis == "footprint_bytes" and meta.budget_bytes
+        else None,
     )
 
 

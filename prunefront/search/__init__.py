@@ -13,7 +13,7 @@ from prunefront.search._progress import Progress, progress
 from prunefront.search._runner import SearchPlan, plan_search, resolve_objectives, run_search
 from prunefront.search._status import StudyStatus, study_status
 from prunefront.search._storage import StorageSpec, resolve_storage
-from prunefront.search._worker import TrialEvent
+from prunefront.search._worker import TrialEvent, make_task
 
 __all__ = [
     "Progress",
@@ -22,6 +22,7 @@ __all__ = [
     "StorageSpec",
     "StudyStatus",
     "TrialEvent",
+    "make_task",
     "plan_search",
     "progress",
     "resolve_objectives",

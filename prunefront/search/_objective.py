@@ -139,7 +139,8 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
     width, pattern, sparsity = ctx.space.suggest(trial)
     predicted = ctx.space.footprint(width, sparsity, pattern)
     trial.set_constraint("footprint", float(predicted - ctx.space.budget_bytes))
-    seed = ctx.config.search.seed
+    # A seed replicate of a seeded pair trains with its own seed; sampler trials with the run's.
+    seed = int(trial.user_attrs.get("pair_seed", ctx.config.search.seed))
     for key, value in {
         "width": width,
         "pattern": pattern,
@@ -156,14 +157,19 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
     cap = _byte_cap(ctx, trial)
     trial.set_user_attr("max_bytes", cap)
     done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    earlier = same_candidate(
-        done,
-        width=width,
-        pattern=pattern,
-        sparsity=sparsity,
-        seed=seed,
-        max_bytes=cap,
-        train_device=ctx.config.search.train_device,
+    # Pair replicates always train: the verdict's statistics need each seed's own trial.
+    earlier = (
+        None
+        if "seeded" in trial.user_attrs
+        else same_candidate(
+            done,
+            width=width,
+            pattern=pattern,
+            sparsity=sparsity,
+            seed=seed,
+            max_bytes=cap,
+            train_device=ctx.config.search.train_device,
+        )
     )
     if earlier is not None:
         return _take_results(ctx, trial, earlier)
@@ -226,6 +232,8 @@ _NOT_COPIED = frozenset(
     {
         "seeded",
         "iso_level_bytes",
+        "pair_seed",
+        "replicate",
         "retry_of",
         "retry_count",
         "host",

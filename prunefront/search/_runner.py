@@ -26,9 +26,15 @@ from optuna.trial import TrialState
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
 from prunefront.search._cost import SearchCostTracker
+from prunefront.search._final import finalize_study
 from prunefront.search._progress import Progress, StudyWatcher, progress
 from prunefront.search._storage import BudgetLock, StorageSpec, open_storage, resolve_storage
-from prunefront.search._study import create_or_resume, make_sampler, worker_seed
+from prunefront.search._study import (
+    create_or_resume,
+    make_sampler,
+    seeded_pair_trials,
+    worker_seed,
+)
 from prunefront.search._trials import budget_used
 from prunefront.search._worker import (
     TrialEvent,
@@ -67,6 +73,7 @@ class SearchPlan:
     device: dict[str, Any]
     dropped_widths: tuple[float, ...]
     budget_bytes: int
+    pair_trials: int = 0
     task: Task | None = None
 
 
@@ -138,6 +145,7 @@ def plan_search(
                 "as 'package.module:attr' to run several workers"
             )
     space = build_space(config, task if task is not None else make_task(config))
+    pair_trials = len(seeded_pair_trials(config, space))
     objectives = resolve_objectives(config)
     device = config.target.device
     description = (
@@ -154,6 +162,7 @@ def plan_search(
         device=description,
         dropped_widths=space.dropped_widths,
         budget_bytes=space.budget_bytes,
+        pair_trials=pair_trials,
         task=task,
     )
 
@@ -247,6 +256,12 @@ def run_search(
         f"{plan.storage.display} (run folder {plan.run_dir}); {used}/{budget} trials used, "
         f"{waiting} queued; objectives {', '.join(plan.objectives)}; budget {plan.budget_bytes} B"
     )
+    if plan.pair_trials > budget:
+        say(
+            f"the {plan.pair_trials} seeded pair trials (2 sides x {plan.config.search.pair_seeds}"
+            f" seeds per level) exceed search.trials = {budget}: only the first {budget} run, "
+            "and the verdict lacks the rest (raise search.trials)"
+        )
     if plan.dropped_widths:
         say(f"widths {list(plan.dropped_widths)} fit the budget at no sparsity and are skipped")
     if plan.workers == 1:
@@ -256,10 +271,21 @@ def run_search(
                 on_event(event, progress(study, budget, started, used))
 
         run_worker(plan, 0, forward)
-        return study
-    report = on_event or (lambda event, now: say(now.line()))
-    _run_pool(plan, say=say, started=started, used=used, on_event=report)
+    else:
+        report = on_event or (lambda event, now: say(now.line()))
+        _run_pool(plan, say=say, started=started, used=used, on_event=report)
+    _finalize_when_done(study, plan, say)
     return study
+
+
+def _finalize_when_done(study: optuna.Study, plan: SearchPlan, say: Callable[[str], None]) -> None:
+    """Once the budget is used and no trial runs, re-measure the pairs and the front."""
+    trials = study.get_trials(deepcopy=False)
+    if budget_used(trials) < plan.config.search.trials or any(
+        t.state == TrialState.RUNNING for t in trials
+    ):
+        return
+    finalize_study(study, plan.config, plan.run_dir, say=say, task=plan.task)
 
 
 def _run_pool(

@@ -26,7 +26,19 @@ from prunefront.studies._schema import (
 )
 from prunefront.tasks import Task
 
-__all__ = ["SEARCH_FORMAT", "config_differences", "create_or_resume", "make_sampler", "worker_seed"]
+__all__ = [
+    "PAIR_KEYS",
+    "SEARCH_FORMAT",
+    "config_differences",
+    "create_or_resume",
+    "make_sampler",
+    "seeded_pair_trials",
+    "worker_seed",
+]
+
+PAIR_KEYS = ("seeded", "iso_level_bytes", "pair_seed", "replicate")
+"""The user attributes that make a trial one seed replicate of one side of a seeded pair (a
+retried trial keeps them)."""
 
 SEARCH_FORMAT = 2
 """The study format this version creates and resumes (2: the width is drawn as ``width_index``;
@@ -119,6 +131,39 @@ def directions(objectives: tuple[str, ...], task: Task) -> list[optuna.study.Stu
     ]
 
 
+def seeded_pair_trials(
+    config: RunConfig, space: SearchSpace
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The equal-footprint pair trials to enqueue: (params, user attributes) each.
+
+    Every side of every level is trained with ``search.pair_seeds`` seeds; all levels of one
+    seed come before the next seed, so an interrupted search has whole replicates first.
+    """
+    pairs = space.iso_pairs(config.space.iso_levels, config.space.iso_large_width)
+    out = []
+    for replicate in range(config.search.pair_seeds):
+        seed = config.search.seed + replicate
+        for pair in pairs:
+            for label, width, sparsity in (
+                ("small-dense", pair.small_width, 0.0),
+                ("large-sparse", pair.large_width, pair.large_sparsity),
+            ):
+                attrs = {
+                    "seeded": label,
+                    "iso_level_bytes": pair.level_bytes,
+                    "pair_seed": seed,
+                    "replicate": replicate,
+                }
+                out.append((space.params_for(width, pair.pattern, sparsity), attrs))
+    return out
+
+
+def _pair_seeds_of(stored: dict[str, Any]) -> int:
+    search = stored.get("search")
+    value = search.get("pair_seeds", 1) if isinstance(search, dict) else 1
+    return int(value)
+
+
 def create_or_resume(
     *,
     config: RunConfig,
@@ -155,6 +200,12 @@ def create_or_resume(
                 f"study {name!r} was created with another configuration ({shown}); "
                 "use the original search.toml or a new search.study_name"
             )
+        if _pair_seeds_of(stored) != config.search.pair_seeds:
+            raise PrunefrontError(
+                f"search.pair_seeds: study {name!r} seeded its pairs with "
+                f"{_pair_seeds_of(stored)} seeds, not {config.search.pair_seeds}; use the "
+                "original value or a new search.study_name"
+            )
         widths = study.user_attrs.get(STUDY_WIDTHS)
         if widths is not None and tuple(widths) != space.widths:
             raise PrunefrontError(
@@ -175,14 +226,6 @@ def create_or_resume(
     study.set_user_attr(STUDY_METRIC, {"name": task.metric, "direction": task.direction})
     study.set_user_attr(STUDY_DEVICE, device)
     study.set_user_attr(STUDY_WIDTHS, list(space.widths))
-    for pair in space.iso_pairs(config.space.iso_levels):
-        for label, width, sparsity in (
-            ("small-dense", pair.small_width, 0.0),
-            ("large-sparse", pair.large_width, pair.large_sparsity),
-        ):
-            study.enqueue_trial(
-                space.params_for(width, pair.pattern, sparsity),
-                user_attrs={"seeded": label, "iso_level_bytes": pair.level_bytes},
-                skip_if_exists=False,
-            )
+    for params, attrs in seeded_pair_trials(config, space):
+        study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=False)
     return study, True

@@ -47,6 +47,8 @@ FREE_DUPLICATE_KEY = "duplicate_free"
 MAX_RETRIES = 2
 ORPHAN_AFTER_S = 120.0
 _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+# A retry is the same seed replicate of the same pair side (``search._study.PAIR_KEYS``).
+_KEPT_ON_RETRY = ("seeded", "iso_level_bytes", "pair_seed", "replicate")
 
 
 def _process_start(pid: int) -> float | None:
@@ -138,7 +140,7 @@ def fail_and_retry(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool
     except UpdateFinishedTrialError:
         return False
     if _retries(trial) < MAX_RETRIES:
-        keep = {k: v for k, v in trial.user_attrs.items() if k in ("seeded", "iso_level_bytes")}
+        keep = {k: v for k, v in trial.user_attrs.items() if k in _KEPT_ON_RETRY}
         study.enqueue_trial(
             trial.params,
             user_attrs={**keep, "retry_of": trial.number, "retry_count": _retries(trial) + 1},

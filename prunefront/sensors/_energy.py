@@ -134,9 +134,17 @@ def _net(gross: Measurement, idle: Measurement, inferences: int) -> Measurement:
 
 
 def _long_enough_window(
-    meter: EnergyMeter, run_once: Callable[[], object], settings: EnergySettings
+    meter: EnergyMeter,
+    run_once: Callable[[], object],
+    settings: EnergySettings,
+    synchronize: Callable[[], object] | None,
 ) -> tuple[list[Measurement], int, list[str]]:
-    """Repeat the workload in one window until it is long enough (or capped, with a note)."""
+    """Repeat the workload in one window until it is long enough (or capped, with a note).
+
+    The passes run back to back as in the latency measurement (pipelined on an asynchronous
+    device); the meter decides how often it actually reads its sensor when asked for progress.
+    One ``synchronize`` waits for the device before the window is closed.
+    """
     key = "prunefront-energy"
     meter.begin_window(key)
     calls, notes = 0, []
@@ -157,6 +165,8 @@ def _long_enough_window(
                 f"{settings.min_counter_updates}): energy is coarser than intended"
             )
             break
+    if synchronize is not None:
+        synchronize()
     return meter.end_window(key, inferences=calls), calls, notes
 
 
@@ -166,14 +176,18 @@ def measure_energy(
     *,
     batch_size: int,
     settings: EnergySettings,
+    synchronize: Callable[[], object] | None = None,
 ) -> EnergyResult:
     """Measure idle power, then energy per forward pass over a long-enough window.
 
     Args:
         meter: The sensor (see ``select_energy_meter``).
-        run_once: One synchronised forward pass.
+        run_once: One forward pass; on an asynchronous device it may return before the device
+            has finished (then give ``synchronize``), so passes pipeline as when timed.
         batch_size: Samples per forward pass (for the per-sample figure).
         settings: Window lengths.
+        synchronize: Waits until the device has finished every pass; called once, before the
+            window closes. ``None`` for synchronous workloads.
     """
     if isinstance(meter, UnavailableMeter):
         # Nothing to read: do not spend seconds running the workload for it.
@@ -185,7 +199,7 @@ def measure_energy(
             batch_size=batch_size,
         )
     idle = meter.idle_power(settings.idle_s)
-    records, calls, notes = _long_enough_window(meter, run_once, settings)
+    records, calls, notes = _long_enough_window(meter, run_once, settings, synchronize)
     gross = _annotate(records[0], notes=notes, batch_size=batch_size)
     missing = gross.reason or "no power record"
     power = _find(records, "power_w") or Measurement.unavailable(

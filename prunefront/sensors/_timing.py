@@ -24,6 +24,7 @@ __all__ = [
     "LatencySettings",
     "LatencyStats",
     "Timer",
+    "median_ci95",
     "perf_counter_timer",
     "time_interleaved",
 ]
@@ -38,30 +39,33 @@ class LatencySettings:
 
     Attributes:
         warmup_runs: Untimed calls per workload before timing (caches, allocator, MKL init).
-        min_repeats: Timed samples per workload before the spread may count as settled.
+        min_repeats: Timed samples per workload before its median may count as settled.
         max_repeats: Stop sampling a workload after this many samples.
-        settle_last: The spread is judged over the last this-many samples (k).
-        settle_rel_iqr: Settled when IQR / median of the last k samples is at most this.
+        settle_rel_ci: Settled when the distribution-free 95 % confidence interval of the
+            median (over all samples so far) is at most this fraction of the median wide. Unlike
+            a spread of the last samples, it narrows with more samples even on a loaded machine,
+            so the median of two profiles of one model agree to about this precision.
         min_time_s: Keep timing (all workloads, interleaved) at least this long even once
             settled, so that one burst of load from a neighbour cannot fill a whole profile.
-        max_time_s: Stop all timing after this many seconds, settled or not.
+        max_time_s: Stop all timing after this many seconds, settled or not (recorded as such).
         min_sample_ms: One sample runs back-to-back calls until it lasts at least this long.
+        process_warmup_s: Untimed passes before the first timing in a process (thread pools,
+            allocator, CPU clocks); without them the first profile of a search read slow.
     """
 
     warmup_runs: int = 3
     min_repeats: int = 10
     max_repeats: int = 2000
-    settle_last: int = 20
-    settle_rel_iqr: float = 0.05
+    settle_rel_ci: float = 0.03
     min_time_s: float = 1.0
     max_time_s: float = 10.0
     min_sample_ms: float = 1.0
+    process_warmup_s: float = 1.0
 
     def __post_init__(self) -> None:
         checks = {
             "warmup_runs": (self.warmup_runs, 0, "an integer >= 0"),
             "min_repeats": (self.min_repeats, 3, "an integer >= 3"),
-            "settle_last": (self.settle_last, 3, "an integer >= 3"),
         }
         for key, (value, low, text) in checks.items():
             if value < low:
@@ -71,9 +75,9 @@ class LatencySettings:
                 f"latency.max_repeats = {self.max_repeats}: must be >= min_repeats "
                 f"({self.min_repeats})"
             )
-        if not 0.0 < self.settle_rel_iqr < 1.0:
+        if not 0.0 < self.settle_rel_ci < 1.0:
             raise PrunefrontError(
-                f"latency.settle_rel_iqr = {self.settle_rel_iqr}: must be in (0, 1)"
+                f"latency.settle_rel_ci = {self.settle_rel_ci}: must be in (0, 1)"
             )
         if not self.max_time_s > 0.0:
             raise PrunefrontError(f"latency.max_time_s = {self.max_time_s}: must be > 0")
@@ -81,6 +85,10 @@ class LatencySettings:
             raise PrunefrontError(
                 f"latency.min_time_s = {self.min_time_s}: must be in [0, max_time_s "
                 f"({self.max_time_s})]"
+            )
+        if not 0.0 <= self.process_warmup_s <= 60.0:
+            raise PrunefrontError(
+                f"latency.process_warmup_s = {self.process_warmup_s}: must be in [0, 60]"
             )
         if self.min_sample_ms < 0.0:
             raise PrunefrontError(f"latency.min_sample_ms = {self.min_sample_ms}: must be >= 0")
@@ -108,11 +116,28 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
 
 
-def _rel_iqr(values: Sequence[float]) -> float:
+def median_ci95(values: Sequence[float]) -> tuple[float, float]:
+    """Distribution-free 95 % confidence interval of the median (order statistics).
+
+    The ranks ``n/2 -+ 1.96 sqrt(n)/2`` of the sorted values (the normal approximation of the
+    binomial); with fewer than 6 values the interval is the whole range.
+    """
     ordered = sorted(values)
-    median = _quantile(ordered, 0.5)
-    iqr = _quantile(ordered, 0.75) - _quantile(ordered, 0.25)
-    return iqr / median if median > 0 else math.inf
+    n = len(ordered)
+    if n == 0:
+        return (math.nan, math.nan)
+    half = 1.96 * math.sqrt(n) / 2
+    low = max(0, math.floor(n / 2 - half) - 1)
+    high = min(n - 1, math.ceil(n / 2 + half) - 1)
+    if n < 6:
+        low, high = 0, n - 1
+    return (ordered[low], ordered[high])
+
+
+def _rel_ci(values: Sequence[float]) -> float:
+    low, high = median_ci95(values)
+    median = _quantile(sorted(values), 0.5)
+    return (high - low) / median if median > 0 else math.inf
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,7 +147,8 @@ class LatencyStats:
     Attributes:
         samples_ms: Per-forward-pass latency of each timed sample, in time order.
         calls_per_sample: Back-to-back calls inside one sample.
-        settled: Whether the last ``settle_last`` samples met the spread target.
+        settled: Whether the median's 95 % interval narrowed to ``settle_rel_ci`` (False: the
+            time or repeat cap stopped timing first).
         elapsed_s: Wall time spent timing (all workloads of the same run together).
     """
 
@@ -147,10 +173,22 @@ class LatencyStats:
         ordered = sorted(self.samples_ms)
         return _quantile(ordered, 0.75) - _quantile(ordered, 0.25)
 
+    @property
+    def median_ci95_ms(self) -> tuple[float, float]:
+        """95 % confidence interval of the median latency per forward pass."""
+        return median_ci95(self.samples_ms)
+
     def to_measurement(self, *, method: str, strategy: str | None = None) -> Measurement:
-        """Return ``latency_ms`` (the median) with p50, p90 and IQR as details."""
-        notes = () if self.settled else ("spread did not settle before the time or repeat cap",)
+        """Return ``latency_ms`` (the median) with p50, p90, IQR and the median's interval."""
+        notes = (
+            ()
+            if self.settled
+            else ("the time or repeat cap stopped timing before the median's interval narrowed",)
+        )
+        low, high = self.median_ci95_ms
         details: dict[str, float | int | str | None] = {
+            "median_ci95_low_ms": low,
+            "median_ci95_high_ms": high,
             "p50_ms": self.p50_ms,
             "p90_ms": self.p90_ms,
             "iqr_ms": self.iqr_ms,
@@ -235,9 +273,8 @@ def time_interleaved(
         shift = round_index % len(active)
         for name in active[shift:] + active[:shift]:
             samples[name].append(timer(workloads[name], calls[name]) / calls[name])
-            tail = samples[name][-settings.settle_last :]
-            if len(samples[name]) >= settings.min_repeats and len(tail) >= settings.settle_last:
-                settled[name] = _rel_iqr(tail) <= settings.settle_rel_iqr
+            if len(samples[name]) >= settings.min_repeats:
+                settled[name] = _rel_ci(samples[name]) <= settings.settle_rel_ci
         round_index += 1
     elapsed = source.now() - start
     return {

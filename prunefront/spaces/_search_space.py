@@ -183,17 +183,33 @@ class SearchSpace:
             "sparsity_u": steps,
         }
 
-    def iso_pairs(self, levels: int) -> list[IsoPair]:
-        """Up to ``levels`` iso-footprint pairs (needs the unstructured pattern in the space).
+    def iso_pairs(self, levels: int, large_width: float | None = None) -> list[IsoPair]:
+        """Up to ``levels`` equal-footprint pairs (needs the unstructured pattern in the space).
 
-        Each level is a small width's dense footprint, matched by the largest width pruned to
-        the least unstructured sparsity whose footprint is no larger.
+        Each level is the dense footprint of a width narrower than ``large_width`` (default: the
+        widest width); its large-sparse side is ``large_width`` pruned to the least unstructured
+        sparsity whose footprint is no larger than the level. Levels are spread over the
+        narrower widths, the widest of them always included.
+
+        Raises:
+            PrunefrontError: ``large_width`` is not a width the budget fits, or no width is
+                narrower than it.
         """
         if levels <= 0 or len(self.widths) < 2 or "unstructured" not in self.patterns:
             return []
         pattern = "unstructured"
-        large = max(self.widths)
-        small = [w for w in self.widths[:-1] if self.interval(w, pattern)[0] == 0.0]
+        large = max(self.widths) if large_width is None else float(large_width)
+        if large not in self.widths:
+            raise PrunefrontError(
+                f"space.iso_large_width: {large} fits no sparsity under the budget; the widths "
+                f"that fit are {list(self.widths)}"
+            )
+        small = [w for w in self.widths if w < large and self.interval(w, pattern)[0] == 0.0]
+        if large_width is not None and not small:
+            raise PrunefrontError(
+                f"space.iso_large_width: {large} is not wider than any level's width (no "
+                f"narrower width of {list(self.widths)} fits the budget dense)"
+            )
         step = max(1, math.ceil(len(small) / levels))
         chosen = small[::-1][::step][:levels][::-1]  # spread, always including the largest
         pairs = []

@@ -10,9 +10,11 @@ from prunefront.studies._load import JOURNAL_NAME, mask_url, open_storage, open_
 from prunefront.studies._schema import (
     STUDY_CONFIG,
     STUDY_DEVICE,
+    STUDY_FINAL_LATENCY,
     STUDY_FORMAT_VERSION,
     STUDY_METRIC,
     STUDY_OBJECTIVES,
+    STUDY_PAIR_LATENCY,
     STUDY_SEARCH_COST,
     TRIAL_KEYS,
 )
@@ -21,9 +23,11 @@ __all__ = [
     "JOURNAL_NAME",
     "STUDY_CONFIG",
     "STUDY_DEVICE",
+    "STUDY_FINAL_LATENCY",
     "STUDY_FORMAT_VERSION",
     "STUDY_METRIC",
     "STUDY_OBJECTIVES",
+    "STUDY_PAIR_LATENCY",
     "STUDY_SEARCH_COST",
     "TRIAL_KEYS",
     "mask_url",

@@ -13,9 +13,11 @@ from __future__ import annotations
 __all__ = [
     "STUDY_CONFIG",
     "STUDY_DEVICE",
+    "STUDY_FINAL_LATENCY",
     "STUDY_FORMAT_VERSION",
     "STUDY_METRIC",
     "STUDY_OBJECTIVES",
+    "STUDY_PAIR_LATENCY",
     "STUDY_SEARCH_COST",
     "STUDY_WIDTHS",
     "TRIAL_KEYS",
@@ -28,6 +30,11 @@ STUDY_OBJECTIVES = "objectives"  # list[str]: e.g. ["metric", "latency_ms", "ene
 STUDY_WIDTHS = "widths"  # list[float]: the ascending widths that ``width_index`` counts
 STUDY_METRIC = "metric"  # dict: {"name": "accuracy", "direction": "maximize"}
 STUDY_DEVICE = "device"  # dict: the target's description (describe_device / agent info)
+STUDY_FINAL_LATENCY = "final_latency"  # dict: the final front re-measured side by side, with
+# "trials": {"<number>": {"latency_ms", "ci95_ms": [lo, hi], "strategy", "method", "samples"}}
+STUDY_PAIR_LATENCY = "pair_latency"  # dict: "<level_bytes>" -> the pair's latency ratio
+# large-sparse / small-dense measured side by side: {"value", "ci95", "rounds", "a_ms", "b_ms",
+# "method", "settled", "large_sparse_trial", "small_dense_trial"}
 STUDY_SEARCH_COST = (
     "search_cost"  # prefix: one "search_cost:<host:pid>:<start>" dict per worker run
 )
@@ -50,6 +57,8 @@ TRIAL_KEYS: dict[str, str] = {
     "budget_bytes": "int",
     "seeded": "str, 'small-dense' or 'large-sparse' for the iso-footprint pairs (absent otherwise)",
     "iso_level_bytes": "int, the footprint level of a seeded pair",
+    "pair_seed": "int, the seed a seeded pair's replicate trained with (initialisation and data)",
+    "replicate": "int, 0.. the replicate's index among search.pair_seeds",
     # the task metric
     "metric_name": "str",
     "metric_value": "float",

@@ -17,7 +17,7 @@ from torch import nn
 
 from prunefront.tasks._base import OnStep
 from prunefront.tasks._checks import positive_float, positive_int
-from prunefront.tasks._loop import hold_then_cosine, seeded, to_device, train_steps
+from prunefront.tasks._loop import hold_then_cosine, init_rng, seeded, to_device, train_steps
 from prunefront.tasks._warm import (
     OnSnapshot,
     TrainSnapshot,
@@ -100,7 +100,8 @@ class CharLmLstm:
         seq_len: Characters per window (the BPTT length).
         lr: Peak learning rate.
         eval_chars: Validation characters to score (at least ``seq_len``); ``None`` scores all.
-        init_seed: Seed of the weight initialisation in ``build``.
+        init_seed: Seed of the weight initialisation in ``build``; ``None`` (default) draws
+            from the global RNG, so the training seed changes the initial weights too.
         channel_multiple: Unit counts are rounded to multiples of this; 1 disables rounding.
     """
 
@@ -112,7 +113,7 @@ class CharLmLstm:
         seq_len: int = 64,
         lr: float = 6e-3,
         eval_chars: int | None = None,
-        init_seed: int = 0,
+        init_seed: int | None = None,
         channel_multiple: int = 8,
     ) -> None:
         self.steps = positive_int("steps", steps)
@@ -146,7 +147,7 @@ class CharLmLstm:
         value = check_width(width)
         embed = scale_channels(_BASE_EMBED, value, self.channel_multiple)
         hidden = scale_channels(_BASE_HIDDEN, value, self.channel_multiple)
-        with seeded(self.init_seed):
+        with init_rng(self.init_seed):
             return CharLstm(len(self.vocabulary) + 1, embed, hidden)
 
     def total_steps(self) -> int:

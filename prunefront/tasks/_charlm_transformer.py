@@ -17,7 +17,7 @@ from torch import nn
 from prunefront.errors import PrunefrontError
 from prunefront.tasks._charlm import CharLmLstm
 from prunefront.tasks._checks import positive_int
-from prunefront.tasks._loop import seeded
+from prunefront.tasks._loop import init_rng
 from prunefront.tasks._width import check_width, scale_channels
 
 __all__ = ["CharLmTransformer", "CharTransformer"]
@@ -92,7 +92,8 @@ class CharLmTransformer(CharLmLstm):
         seq_len: Characters per window (also the model's maximum context).
         lr: Peak learning rate.
         eval_chars: Validation characters to score (at least ``seq_len``); ``None`` scores all.
-        init_seed: Seed of the weight initialisation in ``build``.
+        init_seed: Seed of the weight initialisation in ``build``; ``None`` (default) draws
+            from the global RNG, so the training seed changes the initial weights too.
         channel_multiple: Widths are rounded to multiples of this; 1 disables rounding.
         heads: Attention heads (at every width).
         layers: Decoder blocks.
@@ -106,7 +107,7 @@ class CharLmTransformer(CharLmLstm):
         seq_len: int = 64,
         lr: float = 2e-3,
         eval_chars: int | None = None,
-        init_seed: int = 0,
+        init_seed: int | None = None,
         channel_multiple: int = 8,
         heads: int = 4,
         layers: int = 2,
@@ -138,7 +139,7 @@ class CharLmTransformer(CharLmLstm):
         multiple = math.lcm(self.channel_multiple, self.heads)
         d_model = scale_channels(_BASE_D_MODEL, value, multiple)
         ffn = scale_channels(_BASE_D_MODEL * _FFN_RATIO, value, self.channel_multiple)
-        with seeded(self.init_seed):
+        with init_rng(self.init_seed):
             return CharTransformer(
                 len(self.vocabulary) + 1, d_model, self.heads, ffn, self.layers, self.seq_len
             )

@@ -16,7 +16,7 @@ from torch import nn
 
 from prunefront.tasks._base import OnStep
 
-__all__ = ["LossFn", "hold_then_cosine", "seeded", "to_device", "train_steps"]
+__all__ = ["LossFn", "hold_then_cosine", "init_rng", "seeded", "to_device", "train_steps"]
 
 LossFn = Callable[[nn.Module, tuple[torch.Tensor, ...]], torch.Tensor]
 """Computes the scalar training loss of ``model`` on one batch already on the device."""
@@ -34,6 +34,22 @@ def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
         devices = [device.index if device.index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
+        yield
+
+
+@contextlib.contextmanager
+def init_rng(seed: int | None) -> Iterator[None]:
+    """The RNG a task's ``build`` initialises weights under.
+
+    ``None`` (the default of every built-in task) draws from torch's global generator, which
+    ``train_candidate`` seeds with the trial's seed: a seed replicate then changes the initial
+    weights as well as the data order. A fixed ``seed`` gives every build the same weights
+    (an explicit choice, e.g. to study data-order noise alone).
+    """
+    if seed is None:
+        yield
+        return
+    with seeded(seed):
         yield
 
 

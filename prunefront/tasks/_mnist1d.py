@@ -23,7 +23,7 @@ from torch.utils.data import TensorDataset
 from prunefront.tasks._base import OnStep
 from prunefront.tasks._checks import positive_float, positive_int
 from prunefront.tasks._datacache import cached_arrays
-from prunefront.tasks._loop import hold_then_cosine, seeded
+from prunefront.tasks._loop import hold_then_cosine, init_rng
 from prunefront.tasks._supervised import SupervisedTask
 from prunefront.tasks._warm import OnSnapshot, TrainSnapshot
 from prunefront.tasks._width import check_width, scale_channels
@@ -130,7 +130,8 @@ class Mnist1dCnn:
         lr: Peak learning rate.
         num_samples: Signals to generate (80% train, 20% test).
         data_seed: Seed of the dataset generator.
-        init_seed: Seed of the weight initialisation in ``build``.
+        init_seed: Seed of the weight initialisation in ``build``; ``None`` (default) draws
+            from the global RNG, so the training seed changes the initial weights too.
         channel_multiple: Channel counts are rounded to multiples of this; 1 disables rounding.
     """
 
@@ -142,7 +143,7 @@ class Mnist1dCnn:
         lr: float = 1e-2,
         num_samples: int = 10_000,
         data_seed: int = 42,
-        init_seed: int = 0,
+        init_seed: int | None = None,
         channel_multiple: int = 8,
     ) -> None:
         scale_channels(8, 1.0, channel_multiple)  # validates channel_multiple
@@ -193,7 +194,7 @@ class Mnist1dCnn:
     def build(self, width: float) -> nn.Module:
         """Return a freshly initialised CNN at width multiplier ``width`` in (0, 1]."""
         value = check_width(width)
-        with seeded(self.init_seed):
+        with init_rng(self.init_seed):
             return _cnn(value, self.channel_multiple)
 
     def total_steps(self) -> int:

@@ -24,7 +24,7 @@ from torch.utils.data import (
 from prunefront.errors import PrunefrontError
 from prunefront.tasks._base import OnStep
 from prunefront.tasks._checks import positive_int
-from prunefront.tasks._loop import seeded, to_device, train_steps
+from prunefront.tasks._loop import init_rng, seeded, to_device, train_steps
 from prunefront.tasks._warm import (
     OnSnapshot,
     TrainSnapshot,
@@ -86,9 +86,10 @@ class SupervisedTask:
     ``model(*inputs)`` and the loss as ``loss_fn(outputs, targets)``. Training shuffles the data
     with a generator seeded from ``seed``, takes ``epochs * batches_per_epoch`` optimizer steps and
     calls ``on_step(step)`` after each (after the LR-scheduler step, so a pruner sees final
-    weights). ``build(width)`` runs ``model_fn`` under ``init_seed``, so equal widths give equal
-    initial weights whatever the caller did with torch's global RNG. Attributes are the
-    constructor's arguments; treat them as read-only.
+    weights). ``build(width)`` draws the initial weights from torch's global RNG, which
+    ``train_candidate`` seeds with the training seed, so seed replicates differ in initialisation
+    as well as in data order; a fixed ``init_seed`` gives every build equal initial weights.
+    Attributes are the constructor's arguments; treat them as read-only.
 
     Args:
         name: Short identifier used in reports and run folders.
@@ -110,7 +111,8 @@ class SupervisedTask:
         max_grad_norm: Clip the gradient norm to this value before each step.
         drop_last: Drop the last incomplete training batch of every epoch.
         eval_batch_size: Batch size for ``evaluate``.
-        init_seed: Seed under which ``build`` initialises weights; ``None`` uses the global RNG.
+        init_seed: Seed under which ``build`` initialises weights; ``None`` (default) uses the
+            global RNG, which the training seed sets.
 
     Raises:
         PrunefrontError: On an invalid epoch count, batch size, direction or dataset.
@@ -135,7 +137,7 @@ class SupervisedTask:
         max_grad_norm: float | None = None,
         drop_last: bool = False,
         eval_batch_size: int = 1024,
-        init_seed: int | None = 0,
+        init_seed: int | None = None,
     ) -> None:
         if direction not in _DIRECTIONS:
             raise PrunefrontError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
@@ -173,9 +175,7 @@ class SupervisedTask:
     def build(self, width: float) -> nn.Module:
         """Return a freshly initialised model at width multiplier ``width`` in (0, 1]."""
         value = check_width(width)
-        if self.init_seed is None:
-            return self.model_fn(value)
-        with seeded(self.init_seed):
+        with init_rng(self.init_seed):
             return self.model_fn(value)
 
     def steps_per_epoch(self) -> int:

@@ -17,7 +17,7 @@ CONFIG = {
     "space": {"widths": [0.25, 0.5, 1.0], "sparsity_max": 0.95, "iso_levels": 1},
     "budget": {"bytes": 6000},
     "target": {"latency_min_time_s": 0.02, "latency_max_time_s": 0.3},
-    "search": {"trials": 4, "study_name": "e2e", "sampler": "random"},
+    "search": {"trials": 4, "study_name": "e2e", "sampler": "random", "pair_seeds": 1},
 }
 
 

@@ -102,3 +102,90 @@ def test_semi_structured_2_4_matches_and_is_timed(dtype: torch.dtype) -> None:
     assert outcome.matches_reference, outcome.reason
     assert outcome.latency_ms is not None and outcome.latency_ms.value is not None
     assert outcome.latency_ms.method == "cuda_events"
+
+
+def test_nvml_reads_the_gpu_torch_uses() -> None:
+    from prunefront.profilers import PynvmlReader
+
+    index = torch.cuda.device_count() - 1  # the last device: index and NVML order may differ
+    info = PynvmlReader(index).device_info()
+    uuid = str(torch.cuda.get_device_properties(index).uuid)
+    assert info["uuid"].endswith(uuid)
+    assert info["matched_by"].startswith("uuid")
+
+
+def test_net_energy_per_pass_repeats_within_five_percent() -> None:
+    model = nn.Sequential(nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, 4096)).cuda()
+    net = []
+    for _ in range(5):
+        result = profile_candidate(
+            model,
+            (torch.randn(256, 4096),),
+            device="cuda",
+            energy="auto",
+            strategies=("masked_dense",),
+            settings=SETTINGS,
+        )
+        assert result.energy.energy_net_mj.value is not None, result.energy.energy_net_mj.reason
+        net.append(result.energy.energy_net_mj.value)
+    assert max(net) / min(net) <= 1.05, net
+
+
+def test_float32_two_four_runs_in_tf32_where_the_kernel_exists() -> None:
+    major, _ = torch.cuda.get_device_capability()
+    if major < 8:
+        pytest.skip("needs compute capability >= 8.0")
+    torch.manual_seed(0)
+    layer = nn.Linear(4096, 4096)
+    with torch.no_grad():
+        pairs = layer.weight.view(4096, 2048, 2)
+        pairs.scatter_(-1, pairs.abs().argmin(dim=-1, keepdim=True), 0.0)  # 1:2 (TF32)
+    result = profile_candidate(
+        nn.Sequential(layer),
+        (torch.randn(256, 4096),),
+        device="cuda",
+        energy="off",
+        strategies=("masked_dense", "semi_structured_2_4"),
+        settings=SETTINGS,
+    )
+    outcome = next(s for s in result.strategies if s.name == "semi_structured_2_4")
+    if major == 8:
+        assert outcome.applicable and outcome.matches_reference, outcome.reason
+    else:
+        assert not outcome.applicable and outcome.reason and "8.x" in outcome.reason
+
+
+def test_peak_memory_does_not_depend_on_how_many_strategies_ran() -> None:
+    model = nn.Sequential(nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, 4096))
+    with torch.no_grad():
+        for layer in (model[0], model[2]):
+            layer.weight.mul_(torch.rand_like(layer.weight) > 0.9)
+    peaks = []
+    for strategies in (("masked_dense",), ("masked_dense", "csr", "bsr")):
+        result = profile_candidate(
+            model,
+            (torch.randn(64, 4096),),
+            device="cuda",
+            energy="off",
+            strategies=strategies,
+            settings=SETTINGS,
+        )
+        peaks.append((result.strategy, result.peak_memory_bytes.value))
+    if peaks[0][0] == peaks[1][0]:
+        assert peaks[0][1] == peaks[1][1], peaks
+
+
+def test_a_copied_lstm_runs_without_compacting_its_weights() -> None:
+    import warnings
+
+    lstm = nn.LSTM(256, 512, num_layers=2, batch_first=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # "not part of single contiguous chunk"
+        profile_candidate(
+            lstm,
+            (torch.randn(32, 50, 256),),
+            device="cuda",
+            energy="off",
+            strategies=("masked_dense",),
+            settings=SETTINGS,
+        )

@@ -55,8 +55,11 @@ def test_counter_difference_over_a_window_is_the_trace_energy() -> None:
     clock = FakeClock()
     reader = ReplayedNvml(nvml_trace([(100.0, 300.0)], update_period_s=0.05), clock=clock)
     meter = NvmlCounterMeter(reader, clock=clock)
+    meter.idle_power(0.5)  # also measures the update period
     meter.begin_window("w")
-    clock.advance(5.0)  # 100 updates
+    for _ in range(500):  # 5 s, 100 updates, progress checked as the energy loop does
+        clock.advance(0.01)
+        meter.progress("w")
     gross, power = meter.end_window("w", inferences=10)
     assert gross.details["total_mj"] == pytest.approx(300.0 * 5.0 * 1e3, rel=1e-6)
     assert gross.value == pytest.approx(150_000.0, rel=1e-6)

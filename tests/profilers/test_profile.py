@@ -44,8 +44,11 @@ def test_result_has_the_documented_json_shape() -> None:
         assert {"name", "latency_ms", "matches_reference", "applicable", "reason"} <= set(entry)
     assert {"value", "kind", "method", "reason"} <= set(doc["energy_mj"])
     assert doc["energy_mj"]["value"] is None and doc["energy_mj"]["kind"] == "unavailable"
-    assert doc["peak_memory_bytes"]["scope"] == "process"
-    assert doc["peak_memory_bytes"]["value"] > 0
+    memory = doc["peak_memory_bytes"]
+    assert memory["scope"] == "model_inference"
+    assert memory["value"] == memory["weights_bytes"] + memory["forward_peak_bytes"]
+    # The model's own memory, not the process's hundreds of MB.
+    assert memory["value"] < 1e6 < memory["process_peak_bytes"]
     assert doc["device"]["threads"] == 1
     assert doc["device"]["torch_version"] == torch.__version__
     assert doc["batch_size"] == 8
@@ -78,7 +81,9 @@ def test_an_injected_meter_is_used_for_energy() -> None:
     # of them: one call per sample and a sample cap. Left to real time (FAST.latency), a loaded
     # machine that never settles ran thousands of passes, carried the fake clock past the end of
     # the 60 s trace, and the energy counter read as frozen.
-    bounded = LatencySettings(min_time_s=0.0, max_time_s=5.0, min_sample_ms=0.0, max_repeats=40)
+    bounded = LatencySettings(
+        min_time_s=0.0, max_time_s=5.0, min_sample_ms=0.0, max_repeats=40, process_warmup_s=0.0
+    )
     settings = ProfileSettings(latency=bounded)
     result = profile_candidate(
         Ticking(),

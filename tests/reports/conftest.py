@@ -119,7 +119,10 @@ def make_study(
             values=values,
             params={"width": spec["width"], "sparsity": spec["sparsity"]},
             distributions=dists,
-            user_attrs=_user_attrs(spec, metric_name, direction),
+            user_attrs={
+                **_user_attrs(spec, metric_name, direction),
+                **({"budget_bytes": budget} if budget is not None else {}),
+            },
             constraints=constraints,
         )
         trial.datetime_start = start

@@ -291,3 +291,20 @@ def test_study_is_optional_when_the_storage_holds_one(
     optuna.create_study(study_name="second", storage=storage)
     code, _, err = run(["select", "--run", str(journal_run)], capsys)
     assert code == 2 and "--study is required" in err and "'second'" in err
+
+
+def test_report_leads_with_the_verdict_on_stdout_and_in_the_page(
+    journal_run: Path, written_report: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stdout, err = run(
+        ["report", "--run", str(journal_run), "--out", str(tmp_path / "rep")], capsys
+    )
+    assert code == 0, err
+    lines = stdout.splitlines()
+    verdict = lines[lines.index("verdict:") + 1 :]
+    assert verdict[0].strip().startswith("At 20,000 B (width 0.5 dense")
+    # One seed per side in this study: no interval, so no metric winner is named.
+    assert "accuracy: undecided — raise search.pair_seeds" in verdict[0]
+    page = (written_report / "report.html").read_text()
+    assert page.index('id="verdict"') < page.index('id="summary"') < page.index('id="iso"')
+    assert "footprint budget" in page and "60,000 B" in page

@@ -29,6 +29,7 @@ def config_text(
     budget: int = 6000,
     options: str = "{ epochs = 2 }",
     fmt: str = "auto",
+    pair_seeds: int = 1,
 ) -> str:
     storage_line = f'storage = "{storage}"' if storage else ""
     options_line = f"options = {options}" if task == "tiny" and options else ""
@@ -51,6 +52,7 @@ trials = {trials}
 run_dir = "{run_dir}"
 study_name = "{study}"
 sampler = "random"
+pair_seeds = {pair_seeds}
 {storage_line}
 {extra}
 """
@@ -63,6 +65,19 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
     def write(name: str = "search.toml", **kwargs: object) -> Path:
         path = tmp_path / name
         path.write_text(config_text(tmp_path / "run", **kwargs))  # type: ignore[arg-type]
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="module")
+def write_module_config(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``write_config`` for a search shared by a whole test module (one folder per module)."""
+    root = tmp_path_factory.mktemp("search")
+
+    def write(name: str = "search.toml", **kwargs: object) -> Path:
+        path = root / name
+        path.write_text(config_text(root / "run", **kwargs))  # type: ignore[arg-type]
         return path
 
     return write

@@ -152,6 +152,7 @@ def test_same_seed_gives_the_same_metric(task_name: str) -> None:
     values = []
     for _ in range(2):
         task = FACTORIES[task_name]()
+        torch.manual_seed(3)  # as train_candidate seeds the build with the training seed
         model = task.build(0.5)
         _train(task, model, seed=3)
         values.append(task.evaluate(model, device="cpu"))
@@ -165,12 +166,16 @@ def test_different_seed_gives_a_different_model(task: Task) -> None:
     assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
 
 
-def test_build_is_a_pure_function_of_width(task: Task) -> None:
+def test_the_seed_before_build_sets_the_initial_weights(task: Task) -> None:
+    # Seed replicates must differ in initialisation, not only in data order.
     torch.manual_seed(123)
     a = task.build(0.5)
     torch.manual_seed(456)
     b = task.build(0.5)
-    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    torch.manual_seed(123)
+    c = task.build(0.5)
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters(), strict=True))
 
 
 def test_training_does_not_disturb_the_callers_torch_rng(task: Task) -> None:
@@ -186,3 +191,43 @@ def test_training_does_not_disturb_the_callers_torch_rng(task: Task) -> None:
 def test_build_rejects_width_outside_zero_one(task: Task, width: float) -> None:
     with pytest.raises(PrunefrontError, match=r"width must be in \(0, 1\]"):
         task.build(width)
+
+
+def test_seed_replicates_differ_in_initial_weights_and_repeat_bit_identically(
+    task_name: str,
+) -> None:
+    # A seed replicate of the verdict must be a replicate: another initialisation, and the same
+    # seed must give the very same trained model.
+    from prunefront.candidate import Candidate, train_candidate
+
+    first_steps: dict[int, list[torch.Tensor]] = {}
+
+    def record(seed: int) -> Callable[[int, nn.Module], None]:
+        def hook(step: int, model: nn.Module) -> None:
+            if step == 0:
+                first_steps[seed] = [p.detach().clone() for p in model.parameters()]
+
+        return hook
+
+    results = []
+    for seed in (0, 1, 0):
+        model, result = train_candidate(
+            FACTORIES[task_name](),
+            Candidate(width=0.5, sparsity=0.0),
+            seed=seed,
+            step_hook=record(seed),
+        )
+        results.append((model.state_dict(), result.metric_value))
+    assert not all(torch.equal(p, q) for p, q in zip(first_steps[0], first_steps[1], strict=True))
+    (a, metric_a), _, (c, metric_c) = results
+    assert metric_a == metric_c
+    assert all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_a_fixed_init_seed_gives_every_build_the_same_weights(task_name: str) -> None:
+    task = FACTORIES[task_name](init_seed=5)
+    torch.manual_seed(1)
+    a = task.build(0.5)
+    torch.manual_seed(2)
+    b = task.build(0.5)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))

@@ -36,6 +36,7 @@ SEED = 3
 
 
 def _build(task: SupportsWarmStart) -> nn.Module:
+    torch.manual_seed(SEED)  # the initial weights come from the seed, as in train_candidate
     return task.build(0.5)
 
 
