@@ -83,8 +83,9 @@ class CharLmTransformer(CharLmLstm):
     feed-forward width scale with the width multiplier (rounded to ``channel_multiple``, and
     ``d_model`` to a multiple of the head count). Data, windows, evaluation and warm starts are
     ``charlm-lstm``'s. Defaults: ``steps=400``, ``batch_size=32``, ``seq_len=64``, Adam with
-    ``lr=2e-3``, gradient clipping at 1.0, LR held for 75 % of training then cosine-decayed:
-    about a minute at width 1.0 on two CPU threads.
+    ``lr=2e-3``, gradient clipping at 1.0, LR held for 75 % of training then cosine-decayed.
+    Sized for about a minute at width 1.0 on two CPU threads (a training step took 0.08-0.1 s
+    there); on a loaded machine it takes several times longer.
 
     Args:
         steps: Optimizer steps.
