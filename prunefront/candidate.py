@@ -21,6 +21,7 @@ from prunefront.pruning import (
     GradualPruner,
     LayerSparsity,
     default_schedule,
+    find_prunable,
     parse_pattern,
     sparsity_summary,
 )
@@ -35,6 +36,8 @@ __all__ = [
     "WarmKey",
     "WarmSlot",
     "WarmStart",
+    "build_model",
+    "check_max_bytes",
     "train_candidate",
     "warm_start_step",
 ]
@@ -211,6 +214,42 @@ def warm_start_step(total_steps: int, settings: PruningSettings) -> int:
     return schedule.begin_step - 1
 
 
+def build_model(
+    task: Task, width: float, exclude: Sequence[str] = (), *, label: str | None = None
+) -> nn.Module:
+    """``task.build(width)``, checked: an ``nn.Module`` with at least one prunable weight.
+
+    ``label`` names the task in messages (the user's reference, e.g. ``pkg.mod:TASK``);
+    default: ``task.name``.
+
+    Raises:
+        PrunefrontError: One line naming the task: ``build`` raised, returned something that is
+            not an ``nn.Module``, or a model with no prunable weight (after ``exclude``).
+    """
+    name = label or task.name
+    try:
+        model = task.build(width)
+    except PrunefrontError:
+        raise
+    except Exception as exc:
+        text = (str(exc).strip().splitlines() or [""])[0]
+        raise PrunefrontError(
+            f"task {name!r}: build({width:g}) failed: {type(exc).__name__}: {text}"
+        ) from exc
+    if not isinstance(model, nn.Module):
+        raise PrunefrontError(
+            f"task {name!r}: build({width:g}) returned {type(model).__name__}, not an nn.Module"
+        )
+    if not find_prunable(model, exclude):
+        after = ", after exclude" if exclude else ""
+        raise PrunefrontError(
+            f"task {name!r}: the model at width {width:g} ({type(model).__name__}) has no "
+            "prunable weight (Linear, Conv1d/2d/3d, Embedding, RNN/LSTM/GRU or "
+            f"MultiheadAttention{after})"
+        )
+    return model
+
+
 def _prunable_sparsity(layers: Sequence[LayerSparsity]) -> float:
     numel = sum(layer.numel for layer in layers)
     nonzero = sum(layer.nonzero for layer in layers)
@@ -249,14 +288,16 @@ def train_candidate(
             sparsity; the last pruning update then prunes a few more of the smallest weights
             (about 10 % more than the overshoot needs) so that the real bytes fit the cap,
             before the remaining fine-tuning steps (said in ``TrainResult.fit_note``).
-            Positions do not matter to the other formats, so they never need it.
+            Positions do not matter to the other formats, so they never need it. A cap the
+            footprint already rules out is not refused here (a search records the trained
+            model's real bytes); call :func:`check_max_bytes` first to refuse it.
 
     Returns:
         The trained (stripped, ordinary) model on the CPU and its ``TrainResult``.
     """
     settings = settings or PruningSettings()
     torch.manual_seed(seed)
-    model = task.build(candidate.width)
+    model = build_model(task, candidate.width, settings.exclude)
     on_step: Callable[[int], None] = _noop
     pruner: GradualPruner | None = None
     fit: _BytesFit | None = None
@@ -334,6 +375,47 @@ def train_candidate(
         metric_float32=metric_float32,
     )
     return model, result
+
+
+def check_max_bytes(
+    task: Task, candidate: Candidate, settings: PruningSettings, max_bytes: int
+) -> None:
+    """Refuse, before any training, a ``max_bytes`` cap the footprint already rules out.
+
+    Raises:
+        PrunefrontError: a dense candidate over the cap (it has no pruning to fit with), or a
+            cap under the predicted bytes even at the fit's highest sparsity (``nm`` and
+            ``dense`` bytes never shrink with more zeros).
+    """
+    model = build_model(task, candidate.width, settings.exclude)
+
+    def predicted(sparsity: float) -> int:
+        return model_footprint(
+            model,
+            sparsity=sparsity,
+            pattern=candidate.pattern,
+            fmt=settings.storage_format,
+            dtype=settings.dtype,
+            exclude=settings.exclude,
+        ).footprint_bytes
+
+    at_target = predicted(candidate.sparsity)
+    if at_target <= max_bytes:
+        return
+    where = f"width {candidate.width:g}"
+    if candidate.sparsity == 0:
+        raise PrunefrontError(
+            f"max_bytes = {max_bytes}: a dense candidate at {where} takes {at_target} B and "
+            "has no pruning to fit with (give a sparsity)"
+        )
+    floor = predicted(max(candidate.sparsity, _FIT_MAX_SPARSITY))
+    if floor > max_bytes:
+        raise PrunefrontError(
+            f"max_bytes = {max_bytes}: at {where} the {settings.storage_format} footprint is "
+            f"{at_target} B at sparsity {candidate.sparsity:g} and still {floor} B at "
+            f"{_FIT_MAX_SPARSITY:g}, whatever training does; raise the cap or choose another "
+            "format or width"
+        )
 
 
 _FIT_ROUNDS = 12

@@ -137,7 +137,7 @@ def footprint(
     as_json: JsonOpt = False,
 ) -> None:
     """Bytes to store a candidate's weights, per format; feasible sparsity under a budget."""
-    from prunefront.candidate import Candidate
+    from prunefront.candidate import Candidate, build_model
     from prunefront.spaces import feasible_intervals, model_footprint
     from prunefront.tasks import resolve_task
 
@@ -147,7 +147,7 @@ def footprint(
     width_list = _parse_float_list(widths, "--widths")
     the_task = resolve_task(task)
     report = model_footprint(
-        the_task.build(candidate.width),
+        build_model(the_task, candidate.width, tuple(exclude or ())),
         sparsity=candidate.sparsity,
         pattern=candidate.pattern,
         fmt=fmt,
@@ -257,7 +257,7 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """Train one candidate with gradual pruning, evaluate it and report its footprint."""
-    from prunefront.candidate import Candidate, PruningSettings, train_candidate
+    from prunefront.candidate import Candidate, PruningSettings, check_max_bytes, train_candidate
     from prunefront.config import RunConfig, ScheduleConfig, TaskConfig
     from prunefront.pruning import save_sparse
     from prunefront.search import make_task
@@ -286,6 +286,8 @@ def train(
         _check_writable(save)
     options = _task_options(task_option or [])
     the_task = make_task(RunConfig(task=TaskConfig(ref=task, options=options)))
+    if max_bytes is not None:
+        check_max_bytes(the_task, candidate, settings, max_bytes)
     model, result = train_candidate(
         the_task, candidate, seed=seed, device=device, settings=settings, max_bytes=max_bytes
     )

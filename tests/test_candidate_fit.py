@@ -8,7 +8,14 @@ import pytest
 import torch
 from torch import nn
 
-from prunefront.candidate import Candidate, PruningSettings, TrainResult, train_candidate
+from prunefront.candidate import (
+    Candidate,
+    PruningSettings,
+    TrainResult,
+    check_max_bytes,
+    train_candidate,
+)
+from prunefront.errors import PrunefrontError
 from prunefront.spaces import model_footprint
 from prunefront.testing import TinyTask
 
@@ -111,3 +118,30 @@ def test_a_step_too_small_to_change_a_mask_is_followed_by_larger_ones() -> None:
     _, capped = train_candidate(TinyTask(), candidate, seed=0, settings=settings, max_bytes=cap)
     assert capped.footprint_bytes <= cap, capped.fit_note
     assert "(fits)" in capped.fit_note
+
+
+@pytest.mark.parametrize(
+    ("candidate", "fmt", "says"),
+    [
+        (Candidate(width=1.0, sparsity=0.0), "auto", "has no pruning to fit with"),
+        (Candidate(width=1.0, sparsity=0.5, pattern="2:4"), "nm", "whatever training does"),
+        (Candidate(width=1.0, sparsity=0.5), "dense", "whatever training does"),
+    ],
+)
+def test_a_cap_the_footprint_already_rules_out_is_refused_before_training(
+    candidate: Candidate, fmt: str, says: str
+) -> None:
+    settings = PruningSettings(storage_format=fmt)
+    predicted = model_footprint(
+        TinyTask().build(1.0), sparsity=candidate.sparsity, pattern=candidate.pattern, fmt=fmt
+    ).footprint_bytes
+    with pytest.raises(PrunefrontError, match=says):
+        check_max_bytes(TinyTask(), candidate, settings, predicted - 1)
+    check_max_bytes(TinyTask(), candidate, settings, predicted)  # a cap it meets passes
+
+
+def test_a_cap_further_pruning_can_meet_is_not_refused() -> None:
+    candidate = Candidate(width=1.0, sparsity=0.8)
+    settings = PruningSettings(storage_format="csr16")
+    predicted = model_footprint(TinyTask().build(1.0), sparsity=0.8, fmt="csr16").footprint_bytes
+    check_max_bytes(TinyTask(), candidate, settings, predicted - 1)

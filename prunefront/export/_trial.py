@@ -29,6 +29,7 @@ from prunefront.errors import PrunefrontError
 from prunefront.pruning import load_sparse, save_sparse
 from prunefront.spaces import model_footprint
 from prunefront.studies import STUDY_CONFIG
+from prunefront.tasks import Task
 
 __all__ = ["EXPORT_FORMATS", "ExportVerification", "export_trial", "trial_model"]
 
@@ -82,9 +83,13 @@ class ExportVerification:
 
 
 def trial_model(
-    study: optuna.Study, number: int, *, run_dir: Path | None = None
+    study: optuna.Study, number: int, *, run_dir: Path | None = None, task: Task | None = None
 ) -> tuple[nn.Module, RunConfig, optuna.trial.FrozenTrial, Path]:
-    """The model of COMPLETE trial ``number``, rebuilt from its saved sparse weights."""
+    """The model of COMPLETE trial ``number``, rebuilt from its saved sparse weights.
+
+    ``task`` builds it (a Task object given to ``prunefront.search.run``); by default the
+    study's task reference is resolved.
+    """
     from prunefront.search._worker import make_task
 
     trials = study.get_trials(deepcopy=False)
@@ -107,7 +112,9 @@ def trial_model(
             f"trial {number}'s weights {artifact} are missing; pass the run folder with --run"
         )
     checkpoint = load_sparse(artifact)
-    model = make_task(config).build(float(trial.user_attrs["width"]))
+    model = (task if task is not None else make_task(config)).build(
+        float(trial.user_attrs["width"])
+    )
     try:
         model.load_state_dict(checkpoint.state_dict, strict=True)
     except RuntimeError as error:

@@ -26,7 +26,7 @@ def _build_candidate(
     checkpoint: Path | None,
 ) -> tuple[Any, nn.Module, dict[str, Any]]:
     """Return (task, model, description) from the options or a sparse checkpoint."""
-    from prunefront.candidate import Candidate
+    from prunefront.candidate import Candidate, build_model
     from prunefront.pruning import magnitude_prune
     from prunefront.tasks import resolve_task
 
@@ -41,7 +41,7 @@ def _build_candidate(
                 f"--checkpoint {checkpoint}: its metadata lacks 'task'/'width'; pass --task"
             )
         the_task = resolve_task(str(task_ref))
-        model = the_task.build(float(meta["width"]))
+        model = build_model(the_task, float(meta["width"]))
         try:
             model.load_state_dict(loaded.state_dict)
         except RuntimeError as error:
@@ -62,7 +62,7 @@ def _build_candidate(
         raise PrunefrontError("--task is required unless --checkpoint is given")
     candidate = Candidate(width=width, sparsity=sparsity, pattern=pattern)
     the_task = resolve_task(task)
-    model = the_task.build(candidate.width)
+    model = build_model(the_task, candidate.width)
     if candidate.sparsity > 0:
         magnitude_prune(model, candidate.sparsity, pattern=candidate.pattern, exclude=())
     described = {

@@ -100,7 +100,13 @@ def _sparsity(weight: torch.Tensor) -> float:
 
 
 def _linears(model: nn.Module) -> list[tuple[str, nn.Linear]]:
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    """The layers a replacement can stand in for completely: exactly ``nn.Linear``.
+
+    A subclass may be read by its parent rather than called (``nn.MultiheadAttention`` passes
+    ``out_proj.weight`` and ``out_proj.bias`` to its kernel), so replacing it would break the
+    parent; it stays dense (see ``_dense_notes``).
+    """
+    return [(n, m) for n, m in model.named_modules() if type(m) is nn.Linear]
 
 
 def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
@@ -120,7 +126,26 @@ def _dense_notes(model: nn.Module, what: str) -> list[str]:
             )
         elif isinstance(module, nn.Conv1d | nn.Conv2d | nn.Conv3d):
             notes.append(f"nn.{type(module).__name__} '{name}' stays dense")
+        elif isinstance(module, nn.MultiheadAttention):
+            notes.append(
+                f"nn.MultiheadAttention '{name}' stays dense: its projections are applied "
+                "by the attention kernel, not called as layers"
+            )
+        elif _replaced_subclass(model, name, module):
+            notes.append(
+                f"{type(module).__name__} '{name}' stays dense: a subclass of nn.Linear "
+                "may be read by its parent, so it is not replaced"
+            )
     return notes
+
+
+def _replaced_subclass(model: nn.Module, name: str, module: nn.Module) -> bool:
+    """Whether ``module`` is an nn.Linear subclass left dense outside an attention layer."""
+    if type(module) is nn.Linear or not isinstance(module, nn.Linear):
+        return False
+    parent_name = name.rpartition(".")[0]
+    parent = model.get_submodule(parent_name) if parent_name else model
+    return not isinstance(parent, nn.MultiheadAttention)
 
 
 def _masked_dense(model: nn.Module, device: torch.device, settings: StrategySettings) -> Prepared:
@@ -371,7 +396,7 @@ def prepare_strategy(
         raise PrunefrontError(f"unknown execution strategy {name!r}; valid: {list(STRATEGY_NAMES)}")
     try:
         prepared = _PREPARE[name](model, device, settings)
-    except (RuntimeError, NotImplementedError, ValueError, TypeError, AssertionError) as error:
+    except Exception as error:  # any failure of one strategy is its result, not the profile's
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return Prepared(
             name=name,

@@ -19,7 +19,12 @@ from prunefront.pruning._pruner import (
     strip,
 )
 from prunefront.pruning._schedule import PolynomialDecay, SchedulePoint, default_schedule
-from prunefront.pruning._targets import PrunableTarget, find_prunable, matrix_shape
+from prunefront.pruning._targets import (
+    PrunableTarget,
+    find_prunable,
+    matrix_shape,
+    nm_matrix_shape,
+)
 
 __all__ = [
     "BlockPattern",
@@ -39,6 +44,7 @@ __all__ = [
     "magnitude_mask",
     "magnitude_prune",
     "matrix_shape",
+    "nm_matrix_shape",
     "parse_pattern",
     "save_sparse",
     "sparsity_summary",

@@ -1,6 +1,9 @@
 """Magnitude masks: exactly the scheduled number of zeros, for every pattern; masks only grow.
 
-A mask is a boolean tensor of the weight's shape, True where the weight is kept. Scores are
+A mask is a boolean tensor of the weight's shape and device, True where the weight is kept.
+Structured patterns (N:M, blocks) do their group arithmetic on the CPU, with every tensor made
+there explicitly and the weight's scores copied in, and move the mask to the weight's device at
+the end: a CUDA weight never meets a CPU tensor in one operation. Scores are
 ``|w|``; weights already pruned score ``-inf`` so that a new mask always contains the old one.
 Ties are broken deterministically by position (stable sort), so exactly ``round(s * n)`` weights
 are zero (``round(s * blocks)`` whole blocks for block patterns), never more, and at least one
@@ -15,6 +18,7 @@ import torch
 
 from prunefront.errors import PrunefrontError
 from prunefront.pruning._patterns import BlockPattern, NMPattern, Pattern, UnstructuredPattern
+from prunefront.pruning._targets import from_nm_matrix, nm_matrix
 
 __all__ = ["global_unstructured_masks", "magnitude_mask", "zeros_for"]
 
@@ -58,20 +62,21 @@ def _unstructured(
 def _nm(
     weight: torch.Tensor, sparsity: float, pattern: NMPattern, previous: torch.Tensor | None
 ) -> torch.Tensor:
-    """N:M along the input dimension of the 2-D view; a short last group keeps up to N.
+    """N:M along the columns of the N:M view (the inputs; a convolution's input channels at
+    each ``(out, *kernel)``); a short last group keeps up to N.
 
     Candidates are the (group size - N) smallest of every group; pruning them all gives N:M.
     Below that sparsity the smallest candidates go first; above it, the smallest survivors.
     """
     rows = weight.shape[0] if weight.dim() > 0 else 1
-    scores = _scores(weight, previous).reshape(rows, -1)
+    scores = _scores(weight, previous).reshape(rows, -1).cpu()
     cols = scores.shape[1]
     m, n = pattern.m, pattern.n
     padded_cols = -(-cols // m) * m
-    padded = torch.full((rows, padded_cols), float("inf"))
+    padded = torch.full((rows, padded_cols), float("inf"), device="cpu")
     padded[:, :cols] = scores
     groups = padded.view(rows, padded_cols // m, m)
-    real = torch.zeros(padded_cols, dtype=torch.bool)
+    real = torch.zeros(padded_cols, dtype=torch.bool, device="cpu")
     real[:cols] = True
     real_per_group = real.view(-1, m).sum(dim=1)  # m everywhere except a ragged last group
     rank = torch.sort(groups, dim=2, stable=True).indices.argsort(dim=2)
@@ -99,7 +104,7 @@ def _block(
     br, bc = pattern.rows, pattern.cols
     prow, pcol = -(-rows // br) * br, -(-cols // bc) * bc
     grid = (prow // br, pcol // bc)
-    padded = torch.full((prow, pcol), float("nan"))
+    padded = torch.full((prow, pcol), float("nan"), device="cpu")
     padded[:rows, :cols] = mag
     blocks = padded.view(grid[0], br, grid[1], bc).permute(0, 2, 1, 3).reshape(*grid, br * bc)
     if pattern.pool == "mean":
@@ -107,7 +112,7 @@ def _block(
     else:
         pooled = blocks.nan_to_num(float("-inf")).amax(dim=2)
     if previous is not None:
-        prev = torch.ones((prow, pcol), dtype=torch.bool)
+        prev = torch.ones((prow, pcol), dtype=torch.bool, device="cpu")
         prev[:rows, :cols] = previous.reshape(rows, -1)
         prev_blocks = prev.view(grid[0], br, grid[1], bc).permute(0, 2, 1, 3)
         pruned_before = ~prev_blocks.reshape(*grid, br * bc).any(dim=2)
@@ -127,7 +132,8 @@ def magnitude_mask(
     """The keep-mask of ``weight`` at ``sparsity`` under ``pattern``, keeping ``previous``'s zeros.
 
     Args:
-        weight: The weight tensor (any shape; its 2-D view is outputs x flattened inputs).
+        weight: The weight tensor (any shape; its 2-D view is outputs x flattened inputs, and
+            N:M groups run along a convolution's input channels).
         sparsity: Target fraction of zeros in [0, 1).
         pattern: Unstructured, N:M or block.
         previous: The current keep-mask; pruned weights stay pruned.
@@ -136,7 +142,8 @@ def magnitude_mask(
     if isinstance(pattern, UnstructuredPattern):
         mask = _unstructured(weight, sparsity, previous)
     elif isinstance(pattern, NMPattern):
-        mask = _nm(weight, sparsity, pattern, previous)
+        view = None if previous is None else nm_matrix(previous)
+        mask = from_nm_matrix(_nm(nm_matrix(weight), sparsity, pattern, view), weight.shape)
     else:
         mask = _block(weight, sparsity, pattern, previous)
     return mask.to(weight.device)

@@ -1,11 +1,14 @@
 """Search: Optuna over width x sparsity x pattern under a memory budget; resumable, multi-worker.
 
-``plan_search`` validates a ``RunConfig`` without writing anything; ``run_search`` creates or
-resumes the study and runs the workers. ``study_status`` summarises a running or finished study.
+``run`` does a whole search from Python (a config dict or path, a Task object) and returns the
+study and its report data. ``plan_search`` validates a ``RunConfig`` without writing anything;
+``run_search`` creates or resumes the study and runs the workers. ``study_status`` summarises a
+running or finished study.
 """
 
 from __future__ import annotations
 
+from prunefront.search._api import SearchResult, run
 from prunefront.search._progress import Progress, progress
 from prunefront.search._runner import SearchPlan, plan_search, resolve_objectives, run_search
 from prunefront.search._status import StudyStatus, study_status
@@ -15,6 +18,7 @@ from prunefront.search._worker import TrialEvent, make_task
 __all__ = [
     "Progress",
     "SearchPlan",
+    "SearchResult",
     "StorageSpec",
     "StudyStatus",
     "TrialEvent",
@@ -23,6 +27,7 @@ __all__ = [
     "progress",
     "resolve_objectives",
     "resolve_storage",
+    "run",
     "run_search",
     "study_status",
 ]

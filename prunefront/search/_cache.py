@@ -52,11 +52,12 @@ def _module_digest(ref: str) -> str | None:
         return None
 
 
-def task_identity(config: RunConfig) -> str:
+def task_identity(config: RunConfig, detail: str | None = None) -> str:
     """A hash of what defines the task's training: its reference, options and code version.
 
     For a user's ``package.module:attr`` the module's source is hashed too, so editing the task
-    between two runs in one folder does not reuse a warm-up of the old code.
+    between two runs in one folder does not reuse a warm-up of the old code. ``detail`` (a Task
+    object's ``repr`` when one is given from Python) joins the hash.
     """
     import prunefront
 
@@ -66,6 +67,8 @@ def task_identity(config: RunConfig) -> str:
         "module": _module_digest(config.task.ref),
         "prunefront": prunefront.__version__,
     }
+    if detail is not None:
+        doc["detail"] = detail
     text = json.dumps(doc, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -28,6 +28,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from prunefront.config import RunConfig
 from prunefront.studies import STUDY_FINAL_LATENCY, STUDY_OBJECTIVES, STUDY_PAIR_LATENCY
+from prunefront.tasks import Task
 
 __all__ = ["finalize_study", "nondominated"]
 
@@ -96,9 +97,16 @@ def _was_busy(pairs: Any) -> bool:
 
 
 def finalize_study(
-    study: optuna.Study, config: RunConfig, run_dir: Path, *, say: Callable[[str], None]
+    study: optuna.Study,
+    config: RunConfig,
+    run_dir: Path,
+    *,
+    say: Callable[[str], None],
+    task: Task | None = None,
 ) -> None:
     """Re-measure the pairs and the final front side by side; store both in the study.
+
+    ``task``: the Task object of a search run from Python (default: resolve the config's).
 
     Skipped (said) for remote targets, and when nothing changed since the last time (unless
     the last time the machine was oversubscribed: running the search command again on a quiet
@@ -131,11 +139,12 @@ def finalize_study(
 
     def model(trial: FrozenTrial) -> tuple[Any, str | None]:
         nonlocal inputs
-        loaded, _, _, _ = trial_model(study, trial.number, run_dir=run_dir)
+        loaded, _, _, _ = trial_model(study, trial.number, run_dir=run_dir, task=task)
         if inputs is None:
             from prunefront.search._worker import make_task
 
-            inputs = make_task(config).example_inputs(target.batch_size)
+            the_task = task if task is not None else make_task(config)
+            inputs = the_task.example_inputs(target.batch_size)
         return loaded, trial.user_attrs.get("latency_strategy")
 
     pair_latency: dict[str, Any] = {}

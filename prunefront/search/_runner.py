@@ -46,6 +46,7 @@ from prunefront.search._worker import (
     worker_loop,
 )
 from prunefront.studies._schema import STUDY_OBJECTIVES
+from prunefront.tasks import Task, check_task
 
 __all__ = [
     "SearchPlan",
@@ -58,7 +59,11 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True)
 class SearchPlan:
-    """A validated search, before anything is written."""
+    """A validated search, before anything is written.
+
+    ``task`` is a Task object given from Python (``prunefront.search.run``); ``None`` resolves
+    ``config.task`` in every worker.
+    """
 
     config: RunConfig
     run_dir: Path
@@ -69,6 +74,7 @@ class SearchPlan:
     dropped_widths: tuple[float, ...]
     budget_bytes: int
     pair_trials: int = 0
+    task: Task | None = None
 
 
 def _energy_measurable(config: RunConfig) -> tuple[bool, str]:
@@ -108,8 +114,17 @@ def resolve_objectives(config: RunConfig) -> tuple[str, ...]:
     return tuple(names)
 
 
-def plan_search(config: RunConfig, *, workers: int | None = None) -> SearchPlan:
-    """Validate the whole run (task, budget, target, storage) without writing anything."""
+def plan_search(
+    config: RunConfig, *, workers: int | None = None, task: Task | None = None
+) -> SearchPlan:
+    """Validate the whole run (task, budget, target, storage) without writing anything.
+
+    Args:
+        config: The run configuration.
+        workers: Worker processes (default ``config.search.workers``).
+        task: A Task object to search instead of resolving ``config.task.ref`` (one worker:
+            other worker processes could not receive it).
+    """
     from prunefront.profilers import describe_device
 
     n_workers = workers if workers is not None else config.search.workers
@@ -122,7 +137,14 @@ def plan_search(config: RunConfig, *, workers: int | None = None) -> SearchPlan:
             "search.storage: SQLite supports one worker; use the default journal file or "
             "PostgreSQL for --workers > 1"
         )
-    space = build_space(config, make_task(config))
+    if task is not None:
+        task = check_task(task, config.task.ref)
+        if n_workers > 1:
+            raise PrunefrontError(
+                f"workers = {n_workers}: a Task object runs in this process only; name the task "
+                "as 'package.module:attr' to run several workers"
+            )
+    space = build_space(config, task if task is not None else make_task(config))
     pair_trials = len(seeded_pair_trials(config, space))
     objectives = resolve_objectives(config)
     device = config.target.device
@@ -145,6 +167,7 @@ def plan_search(config: RunConfig, *, workers: int | None = None) -> SearchPlan:
         dropped_widths=space.dropped_widths,
         budget_bytes=space.budget_bytes,
         pair_trials=pair_trials,
+        task=task,
     )
 
 
@@ -157,7 +180,7 @@ def _open(plan: SearchPlan, worker: int) -> tuple[optuna.Study, BudgetLock, bool
         exists = name in optuna.get_all_study_names(storage)
         existing = len(optuna.load_study(study_name=name, storage=storage).trials) if exists else 0
         opening = _openings(storage, name) if exists else 0
-        task = make_task(plan.config)
+        task = plan.task if plan.task is not None else make_task(plan.config)
         space = build_space(plan.config, task)
         sampler = make_sampler(
             search.sampler,
@@ -197,7 +220,9 @@ def run_worker(
     """One worker: open the (existing) study and run trials; returns how many it ran."""
     study, lock, _ = _open(plan, worker)
     objectives = tuple(study.user_attrs.get(STUDY_OBJECTIVES, plan.objectives))
-    ctx = build_context(plan.config, plan.run_dir, workers=plan.workers, objectives=objectives)
+    ctx = build_context(
+        plan.config, plan.run_dir, workers=plan.workers, objectives=objectives, task=plan.task
+    )
     timeout = plan.config.search.timeout_s
     deadline = None if timeout is None else time.time() + timeout
     with SearchCostTracker(study, worker=f"{socket.gethostname()}:{os.getpid()}"):
@@ -274,7 +299,7 @@ def _finalize_when_done(study: optuna.Study, plan: SearchPlan, say: Callable[[st
         t.state == TrialState.RUNNING for t in trials
     ):
         return
-    finalize_study(study, plan.config, plan.run_dir, say=say)
+    finalize_study(study, plan.config, plan.run_dir, say=say, task=plan.task)
 
 
 def _run_pool(

@@ -24,6 +24,7 @@ import torch
 from optuna.storages._heartbeat import get_heartbeat_thread  # Optuna's own heartbeat thread
 from optuna.trial import TrialState
 
+from prunefront.candidate import build_model
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
 from prunefront.search._cache import WarmStartCache, task_identity
@@ -146,21 +147,13 @@ def build_space(config: RunConfig, task: Task) -> SearchSpace:
     """The search space of ``config`` for ``task`` (validates the budget).
 
     Raises:
-        PrunefrontError: the budget fits nothing, or the task's ``build`` raised (one line that
-            names the task and the error, not the task's traceback).
+        PrunefrontError: the budget fits nothing, or the task's ``build`` raised or built no
+            prunable ``nn.Module`` (one line that names the task, not its traceback).
     """
+    exclude = config.space.schedule.exclude
 
     def build(width: float) -> torch.nn.Module:
-        try:
-            return task.build(width)
-        except PrunefrontError:
-            raise
-        except Exception as error:  # the user's code: any error means "fix the task"
-            first = str(error).strip().splitlines()
-            detail = f"{type(error).__name__}: {first[0] if first else ''}".rstrip(": ")
-            raise PrunefrontError(
-                f"task {config.task.ref!r}: build(width={width}) failed: {detail}"
-            ) from None
+        return build_model(task, width, exclude, label=config.task.ref)
 
     return SearchSpace(
         build,
@@ -176,10 +169,19 @@ def build_space(config: RunConfig, task: Task) -> SearchSpace:
 
 
 def build_context(
-    config: RunConfig, run_dir: Path, *, workers: int, objectives: tuple[str, ...]
+    config: RunConfig,
+    run_dir: Path,
+    *,
+    workers: int,
+    objectives: tuple[str, ...],
+    task: Task | None = None,
 ) -> TrialContext:
-    """Everything a worker process needs, built once."""
-    task = make_task(config)
+    """Everything a worker process needs, built once (``task``: an object given in Python)."""
+    if task is None:
+        task = make_task(config)
+        identity = task_identity(config)
+    else:  # the same reference may name different objects from one notebook to the next
+        identity = task_identity(config, detail=repr(task))
     space = build_space(config, task)
     return TrialContext(
         config=config,
@@ -191,9 +193,7 @@ def build_context(
         gate=ProfileGate(run_dir, enabled=workers > 1),
         versions=library_versions(),
         profile=profile_function(config),
-        warm_start=(
-            WarmStartCache(run_dir, task_identity(config)) if config.search.warm_start else None
-        ),
+        warm_start=(WarmStartCache(run_dir, identity) if config.search.warm_start else None),
     )
 
 

@@ -8,7 +8,8 @@ per-channel scales). Bit fields are packed little-endian (``np.packbits(..., bit
 - bitmask: ``ceil(numel/8)`` mask bytes, then the nonzero values in C order.
 - csrB: nonzero values, B-bit column indices, ``rows + 1`` int32 row pointers.
 - relidxB: entry values (fillers are 0), then B-bit "zeros skipped" fields.
-- nm: N values per group of M (zeros pad short groups), then ``ceil(log2 M)``-bit positions.
+- nm: N values per group of M (zeros pad short groups), then ``ceil(log2 M)``-bit positions;
+  groups run along the rows of the N:M view (a convolution's input channels at each position).
 - block: one bit per block of the 2-D view, then the kept blocks' elements (block-major).
 """
 
@@ -20,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from prunefront.pruning._patterns import BlockPattern, NMPattern, Pattern
-from prunefront.pruning._targets import matrix_shape
+from prunefront.pruning._targets import matrix_shape, nm_matrix_shape
 from prunefront.spaces._dtypes import DType
 from prunefront.spaces._formats import (
     BitmaskFormat,
@@ -32,7 +33,7 @@ from prunefront.spaces._formats import (
     RelIdxFormat,
     block_grid,
 )
-from prunefront.spaces._stats import block_keep
+from prunefront.spaces._stats import block_keep, nm_view
 
 __all__ = ["CorruptPayloadError", "decode_tensor", "encode_tensor"]
 
@@ -131,7 +132,7 @@ def _encode_body(
     if isinstance(fmt, RelIdxFormat):
         return _encode_relidx(flat, fmt.index_bits, enc)
     if isinstance(fmt, NMFormat) and isinstance(pattern, NMPattern):
-        return _encode_nm(grid2d, pattern, enc)
+        return _encode_nm(nm_view(weight), pattern, enc)
     if isinstance(fmt, BlockFormat) and isinstance(pattern, BlockPattern):
         kept, _ = block_keep(grid2d != 0, pattern)
         select = kept[:, :, None, None] & _block_views(rows, cols, pattern)[1]
@@ -212,15 +213,7 @@ def _decode_body(
         out[positions] = values
         return out
     if isinstance(fmt, NMFormat) and isinstance(pattern, NMPattern):
-        _, valid = _nm_slots(cols, pattern)
-        _expect(count == rows * int(valid.sum()))
-        values = dec(count)
-        bits = math.ceil(math.log2(pattern.m))
-        offsets = unpack_uint(reader.take(-(-count * bits // 8)), count, bits).reshape(rows, -1)
-        columns = np.nonzero(valid)[0][None, :] * pattern.m + offsets
-        _expect(bool(np.all(columns < cols)))
-        out.reshape(rows, cols)[np.arange(rows)[:, None], columns] = values.reshape(rows, -1)
-        return out
+        return _decode_nm(reader, shape, pattern, count, dec)
     if isinstance(fmt, BlockFormat) and isinstance(pattern, BlockPattern):
         grid, valid = _block_views(rows, cols, pattern)
         kept = _unpack_bits(reader.take(-(-(grid[0] * grid[1]) // 8)), grid[0] * grid[1])
@@ -231,6 +224,25 @@ def _decode_body(
         padded = blocks.transpose(0, 2, 1, 3).reshape(grid[0] * pattern.rows, -1)
         return np.ascontiguousarray(padded[:rows, :cols]).reshape(-1)
     raise CorruptPayloadError(f"no byte layout for storage format {fmt.name} with {pattern}")
+
+
+def _decode_nm(
+    reader: _Reader, shape: tuple[int, ...], pattern: NMPattern, count: int, dec: ValueDecoder
+) -> np.ndarray:
+    rows, cols = nm_matrix_shape(shape)
+    _, valid = _nm_slots(cols, pattern)
+    _expect(count == rows * int(valid.sum()))
+    values = dec(count)
+    bits = math.ceil(math.log2(pattern.m))
+    offsets = unpack_uint(reader.take(-(-count * bits // 8)), count, bits).reshape(rows, -1)
+    columns = np.nonzero(valid)[0][None, :] * pattern.m + offsets
+    _expect(bool(np.all(columns < cols)))
+    view = np.zeros((rows, cols), dtype=np.float32)
+    view[np.arange(rows)[:, None], columns] = values.reshape(rows, -1)
+    if len(shape) <= 2:
+        return view.reshape(-1)
+    moved = view.reshape(shape[0], *shape[2:], shape[1])
+    return np.ascontiguousarray(np.moveaxis(moved, -1, 1)).reshape(-1)
 
 
 def _expect(condition: bool) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from prunefront.errors import PrunefrontError
 from prunefront.pruning._patterns import BlockPattern, NMPattern, Pattern
+from prunefront.pruning._targets import nm_matrix_shape
 from prunefront.spaces._dtypes import DType
 
 __all__ = [
@@ -174,7 +175,8 @@ class RelIdxFormat:
 class NMFormat:
     """N of every M values stored (zeros included) + ``ceil(log2 M)`` position bits each.
 
-    Only for tensors pruned with an N:M pattern, and only if every group holds at most N nonzeros.
+    Groups run along the columns of ``nm_matrix_shape`` (a convolution's input channels). Only
+    for tensors pruned with an N:M pattern, and only if every group holds at most N nonzeros.
     """
 
     @property
@@ -185,7 +187,7 @@ class NMFormat:
         pattern = stats.pattern
         if not isinstance(pattern, NMPattern):
             return None
-        slots = nm_capacity(stats.rows, stats.cols, pattern)
+        slots = nm_capacity(*nm_matrix_shape(stats.shape), pattern)
         fits = stats.nm_fits if stats.nm_fits is not None else stats.nnz <= slots
         if not fits:
             return None
@@ -268,13 +270,17 @@ def format_bytes(fmt: ConcreteFormat, stats: TensorStats, dtype: DType) -> int |
     return None if payload is None else payload + dtype.overhead_bytes(stats.shape)
 
 
-def fallback_for(fmt: ConcreteFormat) -> ConcreteFormat | None:
-    """What an explicitly requested format falls back to where it cannot store a tensor."""
+def fallbacks_for(fmt: ConcreteFormat) -> tuple[ConcreteFormat, ...]:
+    """What an explicitly requested format falls back to where it cannot store a tensor, in order.
+
+    A CSR format falls back to the next wider index (``csr8`` -> ``csr16`` -> ``csr32``); ``nm``
+    to ``bitmask``.
+    """
     if isinstance(fmt, CSRFormat):
-        return CSRFormat(index_bits=32)
+        return tuple(CSRFormat(index_bits=b) for b in (16, 32) if b > fmt.index_bits)
     if isinstance(fmt, NMFormat):
-        return BitmaskFormat()
-    return None
+        return (BitmaskFormat(),)
+    return ()
 
 
 def check_pattern(fmt: StorageFormat, pattern: Pattern) -> None:

@@ -16,7 +16,7 @@ import torch
 from prunefront.errors import PrunefrontError
 from prunefront.pruning._masks import zeros_for
 from prunefront.pruning._patterns import BlockPattern, NMPattern, Pattern
-from prunefront.pruning._targets import matrix_shape
+from prunefront.pruning._targets import matrix_shape, nm_matrix_shape
 from prunefront.spaces._dtypes import DType
 from prunefront.spaces._formats import (
     AUTO_CANDIDATES,
@@ -26,12 +26,12 @@ from prunefront.spaces._formats import (
     StorageFormat,
     TensorStats,
     block_grid,
-    fallback_for,
+    fallbacks_for,
     format_bytes,
     nm_capacity,
 )
 
-__all__ = ["Choice", "analytic_stats", "choose", "exact_stats", "kept_at_sparsity"]
+__all__ = ["Choice", "analytic_stats", "choose", "exact_stats", "kept_at_sparsity", "nm_view"]
 
 
 def _numel(shape: Sequence[int]) -> int:
@@ -68,9 +68,16 @@ def kept_at_sparsity(shape: Sequence[int], sparsity: float, pattern: Pattern) ->
         return round(kept_blocks * numel / blocks)
     kept = numel - zeros_for(numel, sparsity)
     if isinstance(pattern, NMPattern):
-        rows, cols = matrix_shape(shape)
-        kept = min(kept, nm_capacity(rows, cols, pattern))
+        kept = min(kept, nm_capacity(*nm_matrix_shape(shape), pattern))
     return kept
+
+
+def nm_view(array: np.ndarray) -> np.ndarray:
+    """``array`` as its N:M view: groups along the columns (a convolution's input channels)."""
+    rows, cols = nm_matrix_shape(array.shape)
+    if array.ndim <= 2:
+        return array.reshape(rows, cols)
+    return np.moveaxis(array, 1, -1).reshape(rows, cols)
 
 
 def _mask_of(weight: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -95,10 +102,11 @@ def exact_stats(weight: torch.Tensor | np.ndarray, pattern: Pattern) -> TensorSt
     kept_block_elems: int | None = None
     grid2d = flat.reshape(rows, cols)
     if isinstance(pattern, NMPattern):
-        groups = -(-cols // pattern.m)
-        padded = np.zeros((rows, groups * pattern.m), dtype=bool)
-        padded[:, :cols] = grid2d
-        per_group = padded.reshape(rows, groups, pattern.m).sum(axis=2)
+        view = nm_view(mask)
+        groups = -(-view.shape[1] // pattern.m)
+        padded = np.zeros((view.shape[0], groups * pattern.m), dtype=bool)
+        padded[:, : view.shape[1]] = view
+        per_group = padded.reshape(view.shape[0], groups, pattern.m).sum(axis=2)
         nm_fits = bool(per_group.size == 0 or per_group.max() <= pattern.n)
     elif isinstance(pattern, BlockPattern):
         kept_block_elems = _kept_block_elems(grid2d, pattern)
@@ -168,9 +176,9 @@ def choose(stats: TensorStats, fmt: StorageFormat, dtype: DType) -> Choice:
     size = format_bytes(fmt, stats, dtype)
     if size is not None:
         return Choice(format=fmt, footprint_bytes=size)
-    fallback = fallback_for(fmt)
-    fallback_size = None if fallback is None else format_bytes(fallback, stats, dtype)
-    if fallback is None or fallback_size is None:
-        raise PrunefrontError(f"storage format {fmt.name!r} cannot store a tensor of {stats.shape}")
-    note = f"{fmt.name} n/a ({_why_not(fmt, stats)}): stored as {fallback.name}"
-    return Choice(format=fallback, footprint_bytes=fallback_size, note=note)
+    for fallback in fallbacks_for(fmt):
+        fallback_size = format_bytes(fallback, stats, dtype)
+        if fallback_size is not None:
+            note = f"{fmt.name} n/a ({_why_not(fmt, stats)}): stored as {fallback.name}"
+            return Choice(format=fallback, footprint_bytes=fallback_size, note=note)
+    raise PrunefrontError(f"storage format {fmt.name!r} cannot store a tensor of {stats.shape}")

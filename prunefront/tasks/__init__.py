@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from prunefront.tasks._base import OnStep, Task
 from prunefront.tasks._charlm import CharLmLstm
+from prunefront.tasks._charlm_transformer import CharLmTransformer
 from prunefront.tasks._mnist1d import Mnist1dCnn
 from prunefront.tasks._resolve import BUILTIN_TASKS, check_task, resolve_task
 from prunefront.tasks._supervised import SupervisedTask, accuracy
@@ -23,6 +24,7 @@ from prunefront.tasks._width import check_width, scale_channels
 __all__ = [
     "BUILTIN_TASKS",
     "CharLmLstm",
+    "CharLmTransformer",
     "Mnist1dCnn",
     "OnSnapshot",
     "OnStep",

@@ -17,7 +17,14 @@ from prunefront.tasks._base import Task
 
 __all__ = ["BUILTIN_TASKS", "check_task", "resolve_task"]
 
-BUILTIN_TASKS: tuple[str, ...] = ("mnist1d-cnn", "charlm-lstm", "tiny", "tiny-conv", "tiny-lstm")
+BUILTIN_TASKS: tuple[str, ...] = (
+    "mnist1d-cnn",
+    "charlm-lstm",
+    "charlm-transformer",
+    "tiny",
+    "tiny-conv",
+    "tiny-lstm",
+)
 """Names ``resolve_task`` accepts besides ``package.module:attr``."""
 
 _METHODS = ("build", "total_steps", "train", "evaluate", "example_inputs")
@@ -35,6 +42,10 @@ def _builtin(name: str) -> Callable[[], Task]:
         from prunefront.tasks._charlm import CharLmLstm
 
         return CharLmLstm
+    if name == "charlm-transformer":
+        from prunefront.tasks._charlm_transformer import CharLmTransformer
+
+        return CharLmTransformer
     from prunefront import testing
 
     tiny: dict[str, Callable[[], Task]] = {

@@ -62,13 +62,13 @@ def test_auto_is_the_per_tensor_minimum_summed_over_tensors() -> None:
     }  # fmt: skip
 
 
-def test_explicit_csr8_on_a_wide_layer_falls_back_to_csr32_and_says_so() -> None:
+def test_explicit_csr8_on_a_wide_layer_falls_back_to_csr16_and_says_so() -> None:
     report = model_footprint(_mlp(), sparsity=0.9, fmt="csr8")
     wide = next(t for t in report.tensors if t.name == "0.weight")  # 300 columns
     narrow = next(t for t in report.tensors if t.name == "2.weight")  # 64 columns
-    assert wide.format == "csr32" and "csr8" in wide.note and "300 columns" in wide.note
+    assert wide.format == "csr16" and "csr8" in wide.note and "300 columns" in wide.note
     assert "csr8" in wide.not_applicable
-    assert wide.bytes_by_format["csr8"] == wide.bytes_by_format["csr32"]
+    assert wide.bytes_by_format["csr8"] == wide.bytes_by_format["csr16"]
     assert narrow.format == "csr8" and narrow.note == ""
 
 

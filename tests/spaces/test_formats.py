@@ -50,10 +50,11 @@ def test_exact_size_of_a_tiny_tensor_matches_the_hand_count(
     assert tensor_bytes_from_mask(TINY, fmt, dtype, pattern) == expected
 
 
-def test_csr8_cannot_index_more_than_256_columns_and_falls_back_to_csr32() -> None:
+def test_csr8_cannot_index_more_than_256_columns_and_falls_back_to_csr16() -> None:
     assert tensor_bytes((4, 256), 10, "csr8") == 10 * 5 + 5 * 4
-    assert tensor_bytes((4, 257), 10, "csr8") == tensor_bytes((4, 257), 10, "csr32")
-    assert tensor_bytes((4, 257), 10, "csr8") == 10 * 8 + 5 * 4
+    assert tensor_bytes((4, 257), 10, "csr8") == tensor_bytes((4, 257), 10, "csr16")
+    assert tensor_bytes((4, 257), 10, "csr8") == 10 * 6 + 5 * 4
+    assert tensor_bytes((1, 65537), 10, "csr8") == tensor_bytes((1, 65537), 10, "csr32")
 
 
 def test_csr16_column_limit_is_65536() -> None:

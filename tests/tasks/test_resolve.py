@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from prunefront.errors import PrunefrontError
-from prunefront.tasks import BUILTIN_TASKS, CharLmLstm, Mnist1dCnn, Task, resolve_task
+from prunefront.tasks import (
+    BUILTIN_TASKS,
+    CharLmLstm,
+    CharLmTransformer,
+    Mnist1dCnn,
+    Task,
+    resolve_task,
+)
 from prunefront.testing import TinyConvTask, TinyLstmTask, TinyTask
 
 _counter = itertools.count()
@@ -48,6 +55,7 @@ def write_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[s
     [
         ("mnist1d-cnn", Mnist1dCnn),
         ("charlm-lstm", CharLmLstm),
+        ("charlm-transformer", CharLmTransformer),
         ("tiny", TinyTask),
         ("tiny-conv", TinyConvTask),
         ("tiny-lstm", TinyLstmTask),

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from prunefront.errors import PrunefrontError
-from prunefront.tasks import CharLmLstm, Mnist1dCnn, Task
+from prunefront.tasks import CharLmLstm, CharLmTransformer, Mnist1dCnn, Task
 from prunefront.testing import TinyConvTask, TinyLstmTask, TinyTask
 
 WIDTHS = (0.25, 0.5, 1.0)
@@ -18,6 +18,9 @@ WIDTHS = (0.25, 0.5, 1.0)
 FACTORIES: dict[str, Callable[..., Task]] = {
     "mnist1d-cnn": lambda **kw: Mnist1dCnn(epochs=1, batch_size=64, num_samples=300, **kw),
     "charlm-lstm": lambda **kw: CharLmLstm(steps=3, batch_size=4, seq_len=16, eval_chars=256, **kw),
+    "charlm-transformer": lambda **kw: CharLmTransformer(
+        steps=3, batch_size=4, seq_len=16, eval_chars=256, **kw
+    ),
     "tiny": lambda **kw: TinyTask(epochs=2, **kw),
     "tiny-conv": lambda **kw: TinyConvTask(epochs=2, **kw),
     "tiny-lstm": lambda **kw: TinyLstmTask(epochs=2, **kw),

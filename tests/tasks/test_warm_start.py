@@ -12,6 +12,7 @@ from torch import nn
 from prunefront.errors import PrunefrontError
 from prunefront.tasks import (
     CharLmLstm,
+    CharLmTransformer,
     Mnist1dCnn,
     OnStep,
     SupportsWarmStart,
@@ -24,6 +25,9 @@ from prunefront.testing import TinyConvTask, TinyLstmTask, TinyTask
 FACTORIES: dict[str, Callable[[], SupportsWarmStart]] = {
     "mnist1d-cnn": lambda: Mnist1dCnn(epochs=2, batch_size=64, num_samples=300),
     "charlm-lstm": lambda: CharLmLstm(steps=6, batch_size=4, seq_len=16, eval_chars=256),
+    "charlm-transformer": lambda: CharLmTransformer(
+        steps=6, batch_size=4, seq_len=16, eval_chars=256
+    ),
     "tiny": lambda: TinyTask(epochs=2, num_samples=200),
     "tiny-conv": lambda: TinyConvTask(epochs=2, num_samples=160),
     "tiny-lstm": lambda: TinyLstmTask(epochs=2, num_samples=96),
