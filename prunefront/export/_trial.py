@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -133,6 +134,16 @@ def _check_out(out: Path) -> None:
         raise PrunefrontError(f"--out: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise PrunefrontError(f"--out: directory {parent} is not writable")
+    # Permission bits say nothing to root, nor about /proc or a read-only mount: create (and
+    # remove) a file there before any work, so the export cannot fail only at the very end.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.probe-", dir=parent)
+    except OSError as error:
+        raise PrunefrontError(
+            f"--out: cannot create files in {parent}: {error.strerror or error}"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _outputs(model: Callable[..., Any], inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:

@@ -133,3 +133,20 @@ def test_export_into_a_missing_folder_is_refused(
         capsys,
     )
     assert code == 2 and "does not exist" in err
+
+
+def test_export_into_a_folder_that_takes_no_files_is_refused_before_any_work(
+    run_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # /proc passes a permission check as root, and the export used to fail only once written.
+    import prunefront.export._trial as trial_module
+
+    def must_not_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the trial's model was loaded before --out was checked")
+
+    monkeypatch.setattr(trial_module, "trial_model", must_not_run)
+    code, out, err = cli(
+        ["export", "--run", str(run_dir), "--trial", "0", "--out", "/proc/x.onnx"], capsys
+    )
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [err.strip()] and "cannot create files in /proc" in err
