@@ -214,19 +214,14 @@ def warm_start_step(total_steps: int, settings: PruningSettings) -> int:
     return schedule.begin_step - 1
 
 
-def build_model(
-    task: Task, width: float, exclude: Sequence[str] = (), *, label: str | None = None
-) -> nn.Module:
+def build_model(task: Task, width: float, exclude: Sequence[str] = ()) -> nn.Module:
     """``task.build(width)``, checked: an ``nn.Module`` with at least one prunable weight.
-
-    ``label`` names the task in messages (the user's reference, e.g. ``pkg.mod:TASK``);
-    default: ``task.name``.
 
     Raises:
         PrunefrontError: One line naming the task: ``build`` raised, returned something that is
             not an ``nn.Module``, or a model with no prunable weight (after ``exclude``).
     """
-    name = label or task.name
+    name = task.name
     try:
         model = task.build(width)
     except PrunefrontError:

@@ -153,7 +153,7 @@ def build_space(config: RunConfig, task: Task) -> SearchSpace:
     exclude = config.space.schedule.exclude
 
     def build(width: float) -> torch.nn.Module:
-        return build_model(task, width, exclude, label=config.task.ref)
+        return build_model(task, width, exclude)
 
     return SearchSpace(
         build,

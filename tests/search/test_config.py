@@ -154,5 +154,5 @@ def test_a_task_whose_build_raises_is_one_line_naming_the_task(
         main(["search", str(config)])
     err = capsys.readouterr().err.strip().splitlines()
     assert info.value.code == 2
-    assert err == ["error: task 'boom_task:TASK': build(0.25) failed: RuntimeError: boom in build"]
+    assert err == ["error: task 'tiny': build(0.25) failed: RuntimeError: boom in build"]
     assert not run_dir.exists()
