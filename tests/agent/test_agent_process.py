@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 import http.client
 import json
 import socket
@@ -97,9 +99,10 @@ def test_remote_latency_is_within_25_percent_of_local_onnxruntime(
         remote.append(
             client.profile(export.path.read_bytes(), request)["records"]["latency_ms"]["value"]
         )
-    # Noise on a shared machine only ever adds time: the best round of each side is the one
-    # that measured the model rather than the neighbours.
-    ratio = min(remote) / min(local)
+    # Five interleaved rounds; the median round of each side, so one round that a neighbour
+    # slowed (or a lucky fast one: a lone 0.105 ms against 0.14 ms otherwise failed it) does
+    # not decide.
+    ratio = statistics.median(remote) / statistics.median(local)
     print(f"remote/local latency ratio {ratio:.3f} (remote {remote}, local {local})")
     assert 0.75 <= ratio <= 1.25, f"remote/local = {ratio:.3f} (remote {remote}, local {local})"
 
