@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import statistics
-
 import http.client
 import json
 import socket
+import statistics
 import subprocess
 import sys
 import threading
