@@ -177,6 +177,7 @@ energy = "auto"
 
 [search]
 trials = 3
+pair_seeds = 1
 run_dir = "{tmp_path / "run"}"
 study_name = "arm64-{os.getpid()}"
 sampler = "random"
