@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -238,14 +237,18 @@ def test_readers_skip_the_torn_bytes_an_older_version_appended_onto(
     assert "COMPLETE" in capsys.readouterr().out
 
 
-def _open_at(url: str, start_at: float) -> str:
-    """Open the search's storage at ``start_at`` (a wall-clock time); the error, or ''."""
-    time.sleep(max(0.0, start_at - time.time()))
-    try:
-        open_storage(resolve_storage(url, Path(".")))
-    except Exception as error:
-        return f"{type(error).__name__}: {error}"
-    return ""
+_OPEN_AT = """
+import sys, time
+from pathlib import Path
+from prunefront.search._storage import open_storage, resolve_storage
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+try:
+    open_storage(resolve_storage(sys.argv[1], Path(".")))
+except Exception as error:
+    print(f"{type(error).__name__}: {error}")
+"""
+"""Open the search's storage at a wall-clock time; print the error, if any (a fresh process,
+as each machine of a Slurm array is)."""
 
 
 @pytest.fixture
@@ -266,10 +269,16 @@ def fresh_database(postgres_url: str) -> Iterator[str]:
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_processes_opening_a_fresh_database_at_once_all_open_it(fresh_database: str) -> None:
-    context = multiprocessing.get_context("spawn")
-    start_at = time.time() + 4.0  # after every process has imported prunefront
-    with context.Pool(4) as pool:
-        errors = pool.starmap(_open_at, [(fresh_database, start_at)] * 4)
+    start_at = time.time() + 6.0  # after every process has imported prunefront
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AT, fresh_database, str(start_at)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    errors = [process.communicate(timeout=120)[0].strip() for process in processes]
     assert errors == [""] * 4
 
 
