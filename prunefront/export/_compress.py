@@ -12,10 +12,20 @@ as fast, and the file on disk is as small as the footprint plus the graph itself
 Values are stored in the budget's dtype: ``float32`` as they are, ``float16``/``bfloat16`` cast
 back to float32 at load, ``int8`` as per-channel symmetric integers with one float32 scale per
 channel, dequantised by ``DequantizeLinear`` (a weight-only QDQ model).
+
+A tied weight (an embedding shared with the output layer) is one parameter that the footprint
+counts once, but an exporter writes it twice: as the embedding and, constant-folded, as the
+decoder's transposed copy. A float initializer whose values are another's (the same, reshaped,
+or transposed) is stored once and rebuilt from it by a ``Reshape`` or ``Transpose`` node.
+
+What is not a weight is kept small too: a large constant of at most two values (a causal
+attention mask of 0 and -inf, 16 KiB at 64 steps) is stored as a bitmask, and intermediate
+values get short names, so the graph stays within the export's allowance.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +62,7 @@ _DECODABLE = (
 DECODABLE_FORMATS: tuple[str, ...] = tuple(fmt.name for fmt in _DECODABLE)
 _MIN_ELEMENTS = 16  # a smaller tensor costs more in decoder nodes than it could save
 _INT8_MAX = 127
+_SUBGRAPHS = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +74,9 @@ class CompressedTensor:
         shape: Its shape.
         format: The storage format (``dense`` when kept as it was).
         nonzeros: Its nonzero count.
-        stored_bytes: Bytes of its stored values, positions and scales.
+        stored_bytes: Bytes of its stored values, positions and scales (0 when tied).
+        tied_to: The initializer it is rebuilt from when its values are another's (format
+            ``tied``), else None.
     """
 
     name: str
@@ -71,6 +84,7 @@ class CompressedTensor:
     format: str
     nonzeros: int
     stored_bytes: int
+    tied_to: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +115,7 @@ class OnnxCompression:
                     "format": t.format,
                     "nonzeros": t.nonzeros,
                     "stored_bytes": t.stored_bytes,
+                    "tied_to": t.tied_to,
                 }
                 for t in self.tensors
             ],
@@ -365,22 +380,123 @@ def _allowed(names: Sequence[str] | None) -> tuple[Any, ...]:
     return (DenseFormat(), *(by_name[name] for name in names))
 
 
-def _zeros_as_shapes(node: onnx.NodeProto) -> list[onnx.NodeProto]:
-    """An all-zero float ``Constant`` (an exporter's initial LSTM state) as ``ConstantOfShape``."""
+def _constant_tensor(node: onnx.NodeProto) -> np.ndarray | None:
+    """The float tensor of a ``Constant`` node with a tensor ``value`` of 16+ elements, or None."""
     if node.op_type != "Constant" or len(node.attribute) != 1 or node.attribute[0].name != "value":
-        return [node]
+        return None
     tensor = node.attribute[0].t
     if tensor.data_type != TensorProto.FLOAT or np.prod(tensor.dims, dtype=np.int64) < 16:
+        return None
+    return numpy_helper.to_array(tensor)
+
+
+def _compact_constant(g: _Graph, node: onnx.NodeProto) -> list[onnx.NodeProto]:
+    """A large float ``Constant`` of at most two distinct values (an exporter's initial LSTM
+    state, a causal attention mask of 0 and -inf) rebuilt from a bitmask, as the weights are.
+
+    All-zero constants become ``ConstantOfShape``; two-valued ones a packed bitmask selecting
+    between the two values with ``Where`` (its nodes go to ``g``, before every other node).
+    """
+    array = _constant_tensor(node)
+    if array is None:
         return [node]
-    if np.any(numpy_helper.to_array(tensor)):
+    values = np.unique(array)  # -inf and inf are values; a NaN makes every NaN distinct
+    if values.size > 2 or np.isnan(values).any():
         return [node]
-    value = numpy_helper.from_array(np.zeros(1, np.float32), "value")
-    shape = numpy_helper.from_array(np.array(tensor.dims, np.int64), "shape")
-    # ConstantOfShape takes its shape as an input; a Constant node supplies it inline.
-    replaced = helper.make_node("ConstantOfShape", [f"{node.output[0]}/shape"], list(node.output))
-    replaced.attribute.append(helper.make_attribute("value", value))
-    shape_node = helper.make_node("Constant", [], [f"{node.output[0]}/shape"], value=shape)
-    return [shape_node, replaced]
+    output = node.output[0]
+    if values.size == 1 and values[0] == 0:
+        value = numpy_helper.from_array(np.zeros(1, np.float32), "value")
+        shape = numpy_helper.from_array(np.array(array.shape, np.int64), "shape")
+        # ConstantOfShape takes its shape as an input; a Constant node supplies it inline.
+        replaced = helper.make_node("ConstantOfShape", [f"{output}/shape"], [output])
+        replaced.attribute.append(helper.make_attribute("value", value))
+        return [helper.make_node("Constant", [], [f"{output}/shape"], value=shape), replaced]
+    low, high = values[0], values[-1]
+    packed = np.packbits(array.reshape(-1) == high, bitorder="little")
+    bits = _unpack_bits(g, g.const(packed, "mask"), array.size)
+    chosen = g.op("Cast", [bits], "chosen", to=TensorProto.BOOL)
+    picked = g.op(
+        "Where",
+        [chosen, g.const(np.array([high], np.float32)), g.const(np.array([low], np.float32))],
+        "picked",
+    )
+    shape_const = g.const(np.array(array.shape, np.int64), "shape")
+    g.nodes.append(helper.make_node("Reshape", [picked, shape_const], [output]))
+    return []
+
+
+def _short_names(graph: onnx.GraphProto, weights: set[str]) -> None:
+    """Name every intermediate value ``v<n>`` and drop node names: an exporter's names
+    (``/blocks.0/attn/Constant_20_output_0``) cost kilobytes that no session reads. The graph's
+    inputs, outputs, initializers and the rebuilt ``weights`` keep their names."""
+    if any(a.type in _SUBGRAPHS for node in graph.node for a in node.attribute):
+        return  # a subgraph (If, Loop, Scan) reads outer names by name: leave them all
+    keep = {v.name for v in graph.input} | {v.name for v in graph.output}
+    keep |= {i.name for i in graph.initializer} | weights
+    renamed: dict[str, str] = {}
+
+    def short(name: str) -> str:
+        if not name or name in keep:
+            return name
+        return renamed.setdefault(name, f"v{len(renamed)}")
+
+    for node in graph.node:
+        node.name = ""
+        node.input[:] = [short(name) for name in node.input]
+        node.output[:] = [short(name) for name in node.output]
+    del graph.value_info[:]
+
+
+def _tied_form(source: np.ndarray, array: np.ndarray) -> str | None:
+    """``reshape`` or ``transpose`` when ``array`` holds ``source``'s values so, else None."""
+    if np.array_equal(source.reshape(-1), array.reshape(-1)):
+        return "reshape"
+    if source.ndim == 2 and array.shape == source.shape[::-1] and np.array_equal(source.T, array):
+        return "transpose"
+    return None
+
+
+def _ties(graph: onnx.GraphProto, inputs: set[str]) -> dict[str, tuple[str, str]]:
+    """``{name: (source, "reshape" | "transpose")}`` for float initializers that repeat another's
+    values; the first initializer holding the values is the source and is stored."""
+    seen: dict[tuple[int, bytes], list[tuple[str, np.ndarray]]] = {}
+    ties: dict[str, tuple[str, str]] = {}
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT or init.name in inputs:
+            continue
+        array = numpy_helper.to_array(init)
+        if array.size < _MIN_ELEMENTS:
+            continue
+        # Equal values have equal sorted values: compare only tensors whose digests match
+        # (adding 0 makes every -0.0, which sorts anywhere among the zeros, a +0.0).
+        ordered = np.sort(array, axis=None) + np.float32(0.0)
+        key = (array.size, hashlib.sha1(ordered.tobytes()).digest())
+        group = seen.setdefault(key, [])
+        for source_name, source in group:
+            form = _tied_form(source, array)
+            if form is not None:
+                ties[init.name] = (source_name, form)
+                break
+        else:
+            group.append((init.name, array))
+    return ties
+
+
+def _rebuild_tied(g: _Graph, init: onnx.TensorProto, source: str, form: str) -> CompressedTensor:
+    shape = tuple(int(d) for d in init.dims)
+    if form == "transpose":
+        g.nodes.append(helper.make_node("Transpose", [source], [init.name], perm=[1, 0]))
+    else:
+        shape_const = g.const(np.array(shape, np.int64), "shape")
+        g.nodes.append(helper.make_node("Reshape", [source, shape_const], [init.name]))
+    return CompressedTensor(
+        name=init.name,
+        shape=shape,
+        format="tied",
+        nonzeros=int(np.count_nonzero(numpy_helper.to_array(init))),
+        stored_bytes=0,
+        tied_to=source,
+    )
 
 
 def compress_onnx(
@@ -411,7 +527,12 @@ def compress_onnx(
     g = _Graph()
     kept: list[onnx.TensorProto] = []
     rows: list[CompressedTensor] = []
+    ties = _ties(graph, inputs)
+    tied: list[onnx.TensorProto] = []
     for init in graph.initializer:
+        if init.name in ties:
+            tied.append(init)
+            continue
         row = None
         if init.data_type == TensorProto.FLOAT and init.name not in inputs:
             row = _compress_one(g, init, parsed, allowed)
@@ -429,11 +550,14 @@ def compress_onnx(
                     stored_bytes=int(np.prod(init.dims, dtype=np.int64)) * 4,
                 )
             )
-    all_nodes = [*g.nodes, *(new for node in graph.node for new in _zeros_as_shapes(node))]
+    # After every source's decoder, so that the graph stays topologically sorted.
+    rows += [_rebuild_tied(g, init, *ties[init.name]) for init in tied]
+    others = [new for node in graph.node for new in _compact_constant(g, node)]
     del graph.node[:]
-    graph.node.extend(all_nodes)
+    graph.node.extend([*g.nodes, *others])
     del graph.initializer[:]
     graph.initializer.extend([*kept, *g.initializers])
+    _short_names(graph, {i.name for i in model.graph.initializer})
     try:
         onnx.checker.check_model(result)
     except onnx.checker.ValidationError as error:

@@ -108,3 +108,67 @@ def test_a_narrower_dtype_is_stored_narrow_and_matches_the_rounded_model(
 def test_an_unknown_decoder_format_is_refused_by_name() -> None:
     with pytest.raises(PrunefrontError, match="nm"):
         compress_onnx(onnx.ModelProto(), formats=["nm"])
+
+
+class _CausalLM(nn.Module):
+    """Embedding -> causal self-attention -> decoder; ``tied`` shares the decoder's weight."""
+
+    def __init__(self, *, tied: bool, steps: int = 64, width: int = 64, vocab: int = 40) -> None:
+        super().__init__()
+        self.steps = steps
+        self.embedding = nn.Embedding(vocab, width)
+        self.attn = nn.MultiheadAttention(width, 2, batch_first=True)
+        self.decoder = nn.Linear(width, vocab)
+        if tied:
+            self.decoder.weight = self.embedding.weight
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.embedding(tokens)
+        # Built in forward: the exporter folds it into a 64 x 64 float Constant of 0 and -inf.
+        mask = torch.triu(torch.full((self.steps, self.steps), float("-inf")), diagonal=1)
+        x = x + self.attn(x, x, x, attn_mask=mask, need_weights=False)[0]
+        out: torch.Tensor = self.decoder(x)
+        return out
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_a_causal_language_model_exports_as_small_as_its_footprint(
+    tied: bool, tmp_path: Path
+) -> None:
+    torch.manual_seed(0)
+    model = _CausalLM(tied=tied).eval()
+    magnitude_prune(model, 0.9)
+    inputs = (torch.randint(0, 40, (2, 64)),)
+    _, small, result = _compressed(model, inputs, tmp_path)
+    footprint = model_footprint(model).footprint_bytes
+    # A tied weight is one parameter: counted once by the footprint, stored once in the file
+    # (attention's untrained zero biases cost nothing in the file, dense bytes in the footprint).
+    assert result.payload_bytes <= footprint  # type: ignore[attr-defined]
+    ties = [t for t in result.tensors if t.format == "tied"]  # type: ignore[attr-defined]
+    assert len(ties) == (1 if tied else 0)
+    # The mask (16 KiB as a dense Constant) is a 512-byte bitmask, names are short: the file
+    # stays within the export's size limit, which allows 8 KiB of graph.
+    assert small.stat().st_size <= 1.05 * footprint + 8192
+    check = compare_onnx(small, model, inputs)
+    assert check.matches and check.max_abs_error < 1e-5
+
+
+def test_equal_constants_are_stored_once_and_rebuilt_exactly(tmp_path: Path) -> None:
+    torch.manual_seed(2)
+    shared = nn.Linear(24, 24, bias=False)
+    model = nn.Sequential(shared, nn.ReLU(), shared).eval()  # one module used twice
+    inputs = (torch.randn(3, 24),)
+    dense = onnx.load(str(export_onnx(model, inputs, tmp_path / "d.onnx").path))
+    copy = onnx.numpy_helper.to_array(dense.graph.initializer[0])
+    # An exporter that wrote the weight twice, once transposed, once reshaped.
+    for name, array in (("t", copy.T.copy()), ("r", copy.reshape(-1, 8).copy())):
+        dense.graph.initializer.append(onnx.numpy_helper.from_array(array, name))
+        dense.graph.output.append(onnx.helper.make_tensor_value_info(name, 1, array.shape))
+    result = compress_onnx(dense)
+    tied = {t.name: t.tied_to for t in result.tensors if t.format == "tied"}
+    assert tied == {"t": dense.graph.initializer[0].name, "r": dense.graph.initializer[0].name}
+    session = ort.InferenceSession(
+        result.model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    transposed, reshaped = session.run(["t", "r"], {"input_0": inputs[0].numpy()})
+    assert np.array_equal(transposed, copy.T) and np.array_equal(reshaped, copy.reshape(-1, 8))
