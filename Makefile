@@ -4,6 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # CPU build of PyTorch for CI and this machine; pyproject accepts any torch>=2.4 for users.
 TORCH_PIN ?= torch==2.13.0
+# The torchvision of that torch, for the torchvision example's tests; --no-deps keeps pip from
+# trading the CPU torch for the CUDA one its wheel names (tests/tasks/test_example_tasks.py).
+TORCHVISION_PIN ?= torchvision==0.28.0
 
 # The arm64 Debian root the edge-agent tests serve from (scripts/arm64-agent.sh; root, network once).
 ARM64_DIR ?= $(HOME)/.cache/prunefront/arm64
@@ -14,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_PIN)"
+	$(PY) -m pip install -q --no-deps "$(TORCHVISION_PIN)"
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 

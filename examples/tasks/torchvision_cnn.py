@@ -101,6 +101,7 @@ def imagefolder_task(
         optimizer_fn=lambda params: torch.optim.Adam(params, lr=lr),
         epochs=epochs,
         batch_size=batch_size,
+        drop_last=True,  # BatchNorm cannot train on a last batch of one image
     )
 
 

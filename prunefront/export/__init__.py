@@ -3,7 +3,9 @@
 ``export_onnx`` writes a self-contained ONNX file for a model and its example inputs;
 ``compare_onnx`` reloads it with ONNX Runtime and checks the outputs; ``compress_onnx`` stores
 its weights as the footprint counts them, rebuilt by ONNX Runtime when a session is created.
-The remote profilers send these files to devices; the ``export`` command ships them.
+``export_trial`` writes a search's trial in a deployable format and verifies it (the ``export``
+command; from a notebook, pass the Task object the search was given). The remote profilers send
+these files to devices.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from prunefront.export._onnx import (
     compare_onnx,
     export_onnx,
 )
+from prunefront.export._trial import EXPORT_FORMATS, ExportVerification, export_trial, trial_model
 
 __all__ = [
     "DECODABLE_FORMATS",
     "EXPORTERS",
+    "EXPORT_FORMATS",
     "CompressedTensor",
+    "ExportVerification",
     "OnnxCheck",
     "OnnxCompression",
     "OnnxExport",
@@ -34,4 +39,6 @@ __all__ = [
     "compare_onnx",
     "compress_onnx",
     "export_onnx",
+    "export_trial",
+    "trial_model",
 ]

@@ -308,15 +308,21 @@ def export_trial(
     out: Path,
     run_dir: Path | None = None,
     threads: int = 1,
+    task: Task | None = None,
 ) -> ExportVerification:
-    """Write trial ``number`` in ``fmt`` to ``out`` and verify it (see the module docstring)."""
+    """Write trial ``number`` in ``fmt`` to ``out`` and verify it (see the module docstring).
+
+    ``task`` is the Task object a search was given (``prunefront.search.run(..., task=...)``);
+    by default the study's task reference is resolved.
+    """
     if fmt not in EXPORT_FORMATS:
         raise PrunefrontError(f"--format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")
     _check_out(out)
-    model, config, trial, _ = trial_model(study, number, run_dir=run_dir)
+    model, config, trial, _ = trial_model(study, number, run_dir=run_dir, task=task)
     from prunefront.search._worker import make_task
 
-    inputs = make_task(config).example_inputs(config.target.batch_size)
+    task = task if task is not None else make_task(config)
+    inputs = task.example_inputs(config.target.batch_size)
     reference = _outputs(model, inputs)
     footprint = model_footprint(
         model,
@@ -334,7 +340,7 @@ def export_trial(
         elif fmt == "pt":
             written = _write_pt(model, inputs, tmp)
         else:
-            written = _write_sparse(study, trial, run_dir, config, model, inputs, tmp)
+            written = _write_sparse(study, trial, run_dir, config, model, inputs, tmp, task)
         matches, error = _compare(reference, written.outputs)
 
         def reference_run() -> object:
@@ -386,9 +392,8 @@ def _write_sparse(
     model: nn.Module,
     inputs: Sequence[torch.Tensor],
     tmp: Path,
+    task: Task,
 ) -> _Written:
-    from prunefront.search._worker import make_task
-
     save_sparse(
         tmp,
         model,
@@ -398,7 +403,7 @@ def _write_sparse(
         pattern=str(trial.user_attrs["pattern"]),
         exclude=config.space.schedule.exclude,
     )
-    reloaded = make_task(config).build(float(trial.user_attrs["width"]))
+    reloaded = task.build(float(trial.user_attrs["width"]))
     reloaded.load_state_dict(load_sparse(tmp).state_dict, strict=True)
     reloaded.eval()
 
