@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -135,8 +136,16 @@ def test_describe_device_names_the_cpu_and_threads() -> None:
     assert info["cpu_model"]
 
 
+def _skip_when_busy() -> None:
+    """Profiles taken seconds apart agree only on a machine nobody else is using."""
+    load = os.getloadavg()[0] / max(os.cpu_count() or 1, 1)
+    if load > 0.75:
+        pytest.skip(f"the machine is busy (load {load:.2f} per core): profiles drift apart")
+
+
 @pytest.mark.slow
 def test_five_profiles_of_the_same_candidate_agree_within_ten_percent() -> None:
+    _skip_when_busy()
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512))
     x = torch.randn(32, 512)
