@@ -3,11 +3,14 @@ JSON text of older studies as the values stored now."""
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
 import optuna
 import pytest
 
+import prunefront
 from prunefront.studies import (
     STUDY_ATTRS,
     TRIAL_ATTRS,
@@ -22,6 +25,9 @@ from prunefront.studies import (
     target_key,
     trial_attrs,
 )
+
+PACKAGE = Path(prunefront.__file__).parent
+SCHEMA = PACKAGE / "studies" / "_schema.py"
 
 
 def _constants(cls: type) -> dict[str, str]:
@@ -93,3 +99,50 @@ def test_json_text_of_an_older_study_reads_as_the_dicts_and_lists_stored_now() -
     assert read_trial_attrs(new) == read
     assert read_json_attr("not json") == "not json"
     assert read_json_attr('"quoted"') == '"quoted"'  # only dicts and lists are decoded
+
+
+def _writes(tree: ast.AST) -> list[ast.Call]:
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr
+        in {"set_user_attr", "set_trial_user_attr", "set_study_user_attr", "enqueue_trial"}
+    ]
+
+
+def _declared_key(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "TrialKey"
+        and node.attr in _constants(TrialKey)
+    )
+
+
+def test_every_writer_in_the_package_goes_through_the_declaration() -> None:
+    """No module stores a user attribute around the checked writers of ``studies``."""
+    offending = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == SCHEMA:
+            continue
+        for call in _writes(ast.parse(path.read_text(), str(path))):
+            where = f"{path.relative_to(PACKAGE)}:{call.lineno}"
+            name = call.func.attr  # type: ignore[attr-defined]
+            if name == "enqueue_trial":
+                attrs = [k.value for k in call.keywords if k.arg == "user_attrs"]
+                checked = all(
+                    isinstance(a, ast.Call)
+                    and isinstance(a.func, ast.Name)
+                    and a.func.id == "trial_attrs"
+                    for a in attrs
+                )
+                if not checked:
+                    offending.append(f"{where}: enqueue_trial(user_attrs=...) without trial_attrs")
+            elif name == "set_trial_user_attr":
+                if len(call.args) < 2 or not _declared_key(call.args[1]):
+                    offending.append(f"{where}: set_trial_user_attr without a TrialKey constant")
+            else:
+                offending.append(f"{where}: {name} (use set_trial_attrs / set_study_attrs)")
+    assert offending == []
