@@ -9,7 +9,9 @@ from __future__ import annotations
 from prunefront.studies._journal import RepairingJournalBackend
 from prunefront.studies._load import (
     JOURNAL_NAME,
+    POSTGRES_INSTALL,
     mask_url,
+    missing_driver,
     open_storage,
     open_study,
     root_message,
@@ -50,6 +52,7 @@ from prunefront.studies._targets import (
 
 __all__ = [
     "JOURNAL_NAME",
+    "POSTGRES_INSTALL",
     "SEARCH_TARGET",
     "STUDY_ATTRS",
     "STUDY_CONFIG",
@@ -72,6 +75,7 @@ __all__ = [
     "UndeclaredAttributeError",
     "check_target_name",
     "mask_url",
+    "missing_driver",
     "open_storage",
     "open_study",
     "profile_key",
