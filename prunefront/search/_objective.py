@@ -36,7 +36,7 @@ from prunefront.search._trials import (
     same_candidate,
 )
 from prunefront.spaces._search_space import SearchSpace
-from prunefront.studies import TRIAL_ATTRS, TrialKey, set_trial_attrs
+from prunefront.studies import TRIAL_ATTRS, TrialKey, read_trial_attrs, set_trial_attrs
 from prunefront.tasks import Task
 
 __all__ = ["TrialContext", "TrialFailed", "library_versions", "run_trial"]
@@ -282,7 +282,7 @@ def _take_results(
         trial,
         {
             key: value
-            for key, value in earlier.user_attrs.items()
+            for key, value in read_trial_attrs(earlier.user_attrs).items()
             if key not in _NOT_COPIED and key not in trial.user_attrs and key in TRIAL_ATTRS
         },
     )

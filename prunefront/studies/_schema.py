@@ -1,15 +1,16 @@
 """What a prunefront study stores: every study and trial user attribute, declared in one place.
 
-The search writes attributes, and reports, ``status``, ``select`` and ``export`` read them back,
-through the key constants of :class:`TrialKey` and :class:`StudyKey`; each key is declared with
+The search writes attributes, and reports and ``status`` read them back, through the key
+constants of :class:`TrialKey` and :class:`StudyKey` (plain strings); each key is declared with
 the JSON types its value may have and what it means (:data:`TRIAL_ATTRS`, :data:`STUDY_ATTRS`).
 Writers store through :func:`set_trial_attrs`, :func:`set_study_attrs` and :func:`trial_attrs`,
 which refuse an undeclared key, so the declaration cannot fall behind what studies hold.
 
 Values are JSON-native (numbers, strings, booleans, ``None``, and dicts and lists of them), never
 JSON text inside a string, so Optuna's own tools (the dashboard, ``trials_dataframe``) show them
-as they are. Studies written before this (format 2 and earlier) stored ``measurements``,
-``strategies``, ``device`` and ``versions`` as JSON text; :func:`read_trial_attrs` reads both.
+as they are. Earlier versions stored ``measurements``, ``strategies``, ``device`` and
+``versions`` as JSON text (the search format did not change: a study may hold both forms);
+:func:`read_trial_attrs` reads both.
 
 Trial values are ``[metric, latency_ms, (energy_mj), (footprint_bytes)]`` in the order of the study
 attribute ``objectives``; the study's ``directions`` and ``metric_names`` follow the same order.
