@@ -34,6 +34,8 @@ from prunefront.studies._schema import (
     STUDY_OBJECTIVES,
     STUDY_PAIR_LATENCY,
     STUDY_SEARCH_COST,
+    TrialKey,
+    read_trial_attrs,
 )
 
 __all__ = ["LARGE_SPARSE", "SMALL_DENSE", "StudyMeta", "study_meta", "trials_frame"]
@@ -44,39 +46,39 @@ SMALL_DENSE = "small-dense"
 _DENSE_SPARSITY = 1e-3
 
 _NUMERIC = (
-    "width",
-    "sparsity_target",
-    "sparsity_actual",
-    "params_total",
-    "params_nonzero",
-    "footprint_bytes",
-    "footprint_predicted_bytes",
-    "budget_bytes",
-    "iso_level_bytes",
-    "metric_value",
-    "latency_ms",
-    "latency_p90_ms",
-    "latency_iqr_ms",
-    "energy_mj",
-    "peak_memory_bytes",
-    "file_bytes",
-    "train_seconds",
-    "profile_seconds",
-    "seed",
-    "pair_seed",
+    TrialKey.WIDTH,
+    TrialKey.SPARSITY_TARGET,
+    TrialKey.SPARSITY_ACTUAL,
+    TrialKey.PARAMS_TOTAL,
+    TrialKey.PARAMS_NONZERO,
+    TrialKey.FOOTPRINT_BYTES,
+    TrialKey.FOOTPRINT_PREDICTED_BYTES,
+    TrialKey.BUDGET_BYTES,
+    TrialKey.ISO_LEVEL_BYTES,
+    TrialKey.METRIC_VALUE,
+    TrialKey.LATENCY_MS,
+    TrialKey.LATENCY_P90_MS,
+    TrialKey.LATENCY_IQR_MS,
+    TrialKey.ENERGY_MJ,
+    TrialKey.PEAK_MEMORY_BYTES,
+    TrialKey.FILE_BYTES,
+    TrialKey.TRAIN_SECONDS,
+    TrialKey.PROFILE_SECONDS,
+    TrialKey.SEED,
+    TrialKey.PAIR_SEED,
 )
 _TEXT = (
-    "pattern",
-    "seeded",
-    "latency_kind",
-    "latency_method",
-    "latency_strategy",
-    "energy_kind",
-    "energy_method",
-    "energy_reason",
-    "footprint_format",
-    "fail_reason",
-    "pruned_reason",
+    TrialKey.PATTERN,
+    TrialKey.SEEDED,
+    TrialKey.LATENCY_KIND,
+    TrialKey.LATENCY_METHOD,
+    TrialKey.LATENCY_STRATEGY,
+    TrialKey.ENERGY_KIND,
+    TrialKey.ENERGY_METHOD,
+    TrialKey.ENERGY_REASON,
+    TrialKey.FOOTPRINT_FORMAT,
+    TrialKey.FAIL_REASON,
+    TrialKey.PRUNED_REASON,
 )
 
 
@@ -156,7 +158,7 @@ def _budget(study: optuna.Study) -> int | None:
     if isinstance(value, int):
         return value
     for trial in study.get_trials(deepcopy=False):  # budget.bytes unset: the search's default
-        recorded = trial.user_attrs.get("budget_bytes")
+        recorded = trial.user_attrs.get(TrialKey.BUDGET_BYTES)
         if isinstance(recorded, int):
             return recorded
     return None
@@ -235,7 +237,10 @@ def _trial_row(trial: optuna.trial.FrozenTrial, objectives: tuple[str, ...]) -> 
         row[f"constraint_{key}"] = value
     row["feasible"] = all(v <= 0.0 for v in constraints.values())
     fixed = set(row)
-    for key, value in trial.user_attrs.items():
+    # Dicts and lists as such, also where an older study stored them as JSON text.
+    for key, value in read_trial_attrs(trial.user_attrs).items():
+        if key == TrialKey.SPARSITY:
+            continue  # the same as sparsity_target; the frame derives its own ``sparsity``
         row[f"user_attrs_{key}" if key in fixed else key] = value
     return row
 

@@ -179,6 +179,8 @@ class ReportData:
 def _text(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
+    if isinstance(value, dict | list):
+        value = json.dumps(value)  # as older studies stored it
     return " ".join(str(value).split())
 
 
@@ -229,6 +231,8 @@ def _provenance(frame: pd.DataFrame, meta: StudyMeta) -> Provenance:
     for number, versions in zip(
         frame["number"], frame.get("versions", [None] * len(frame)), strict=True
     ):
+        if isinstance(versions, dict) and versions:
+            versions = json.dumps(versions)  # as older studies stored it: one group per text
         if isinstance(versions, str) and versions:
             groups.setdefault(versions, []).append(int(number))
     version_sets = []

@@ -10,7 +10,6 @@ swapped frame use that target's numbers only.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -70,9 +69,9 @@ def swap_target(frame: pd.DataFrame, name: str, profiles: dict[int, TargetProfil
         swapped[column] = [_value(getattr(p, column)) if p else math.nan for p in by_row]
     for column in _TEXTS:
         swapped[column] = [getattr(p, column) if p else None for p in by_row]
-    swapped["strategies"] = [json.dumps(p.strategies) if p else None for p in by_row]
-    swapped["measurements"] = [json.dumps(p.measurements) if p else None for p in by_row]
-    swapped["device"] = [json.dumps(p.device) if p else None for p in by_row]
+    swapped["strategies"] = [p.strategies if p else None for p in by_row]
+    swapped["measurements"] = [p.measurements if p else None for p in by_row]
+    swapped["device"] = [p.device if p else None for p in by_row]
     swapped["profile_seconds"] = [p.profile_seconds if p else math.nan for p in by_row]
     if "latency_first_ms" in swapped:  # the search's own re-measurement does not apply here
         swapped["latency_first_ms"] = swapped["latency_ms"]

@@ -7,6 +7,7 @@ prunefront report, so a typo cannot wipe an unrelated directory.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -82,8 +83,16 @@ def check_out_dir(out: Path) -> Path:
     return out
 
 
+def _cell(value: object) -> object:
+    """A cell for a file: dicts and lists (measurements, versions, ...) as JSON text."""
+    return json.dumps(value) if isinstance(value, dict | list) else value
+
+
 def _write_tables(data: ReportData, directory: Path) -> list[str]:
     frame = data.frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(_cell)
     for column in ("datetime_start", "datetime_complete"):
         frame[column] = pd.to_datetime(frame[column]).map(
             lambda t: t.isoformat() if pd.notna(t) else ""

@@ -16,7 +16,7 @@ from typing import Any
 
 import optuna
 
-from prunefront.studies._schema import STUDY_SEARCH_COST
+from prunefront.studies import STUDY_SEARCH_COST, set_study_attrs
 
 __all__ = ["SearchCostTracker"]
 
@@ -83,6 +83,6 @@ class SearchCostTracker:
             record["reason"] = "codecarbon could not start"
         key = f"{STUDY_SEARCH_COST}:{self._worker}:{int(self._started)}"
         try:
-            self._study.set_user_attr(key, record)
+            set_study_attrs(self._study, {key: record})
         except Exception:
             logging.getLogger(__name__).warning("could not store the search cost")

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
+from prunefront.studies import TrialKey
+
 __all__ = ["EarlyStop", "dominating_trial", "early_stop_hook"]
 
 
@@ -35,7 +37,8 @@ def _finished(trials: Sequence[optuna.trial.FrozenTrial]) -> list[_Finished]:
             continue
         if any(v > 0 for v in t.constraints.values()):
             continue
-        metric, footprint = t.user_attrs.get("metric_value"), t.user_attrs.get("footprint_bytes")
+        attrs = t.user_attrs
+        metric, footprint = attrs.get(TrialKey.METRIC_VALUE), attrs.get(TrialKey.FOOTPRINT_BYTES)
         if metric is None or footprint is None:
             continue
         out.append(_Finished(t.number, float(metric), int(footprint)))

@@ -27,7 +27,13 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from prunefront.config import RunConfig
-from prunefront.studies import STUDY_FINAL_LATENCY, STUDY_OBJECTIVES, STUDY_PAIR_LATENCY
+from prunefront.studies import (
+    STUDY_FINAL_LATENCY,
+    STUDY_OBJECTIVES,
+    STUDY_PAIR_LATENCY,
+    TrialKey,
+    set_study_attrs,
+)
 from prunefront.tasks import Task
 
 __all__ = ["finalize_study", "nondominated"]
@@ -51,9 +57,9 @@ def _candidates(study: optuna.Study) -> list[FrozenTrial]:
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if t.values
-        and "duplicate_of" not in t.user_attrs
+        and TrialKey.DUPLICATE_OF not in t.user_attrs
         and all(c <= 0 for c in t.constraints.values())
-        and t.user_attrs.get("artifact")
+        and t.user_attrs.get(TrialKey.ARTIFACT)
     ]
 
 
@@ -74,12 +80,13 @@ def _pairs(study: optuna.Study) -> dict[int, dict[str, FrozenTrial]]:
     """Level -> side -> the lowest-seed COMPLETE replicate of that side."""
     pairs: dict[int, dict[str, FrozenTrial]] = {}
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        side, level = trial.user_attrs.get("seeded"), trial.user_attrs.get("iso_level_bytes")
-        if side is None or not isinstance(level, int) or not trial.user_attrs.get("artifact"):
+        attrs = trial.user_attrs
+        side, level = attrs.get(TrialKey.SEEDED), attrs.get(TrialKey.ISO_LEVEL_BYTES)
+        if side is None or not isinstance(level, int) or not attrs.get(TrialKey.ARTIFACT):
             continue
         held = pairs.setdefault(level, {}).get(side)
-        seed = trial.user_attrs.get("pair_seed", 0)
-        if held is None or seed < held.user_attrs.get("pair_seed", 0):
+        seed = attrs.get(TrialKey.PAIR_SEED, 0)
+        if held is None or seed < held.user_attrs.get(TrialKey.PAIR_SEED, 0):
             pairs[level][side] = trial
     return {level: sides for level, sides in pairs.items() if len(sides) == 2}
 
@@ -145,7 +152,7 @@ def finalize_study(
 
             the_task = task if task is not None else make_task(config)
             inputs = the_task.example_inputs(target.batch_size)
-        return loaded, trial.user_attrs.get("latency_strategy")
+        return loaded, trial.user_attrs.get(TrialKey.LATENCY_STRATEGY)
 
     pair_latency: dict[str, Any] = {}
     meter = None if target.energy == "off" else select_energy_meter(target.device, "auto")
@@ -179,12 +186,12 @@ def finalize_study(
             f"level {level} B: latency large-sparse / small-dense = {ratio.value:.3f} "
             f"[{low:.3f}, {high:.3f}] over {ratio.rounds} side-by-side rounds"
         )
-    study.set_user_attr(STUDY_PAIR_LATENCY, pair_latency)
+    set_study_attrs(study, {STUDY_PAIR_LATENCY: pair_latency})
 
     objectives = list(study.user_attrs.get(STUDY_OBJECTIVES) or [])
     trials = _candidates(study)
     if "latency_ms" not in objectives or not trials:
-        study.set_user_attr(STUDY_FINAL_LATENCY, {**stamp, "trials": {}})
+        set_study_attrs(study, {STUDY_FINAL_LATENCY: {**stamp, "trials": {}}})
         return
     maximize = [d == optuna.study.StudyDirection.MAXIMIZE for d in study.directions]
     by_number = {t.number: t for t in trials}
@@ -216,16 +223,18 @@ def finalize_study(
                 "strategy": details.get("strategy"),
                 "method": record.method,
                 "samples": details.get("samples"),
-                "first_latency_ms": by_number[int(name)].user_attrs.get("latency_ms"),
+                "first_latency_ms": by_number[int(name)].user_attrs.get(TrialKey.LATENCY_MS),
             }
-    study.set_user_attr(
-        STUDY_FINAL_LATENCY,
+    set_study_attrs(
+        study,
         {
-            **stamp,
-            "trials": records,
-            "measured_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "threads": target.threads,
-            "batch_size": target.batch_size,
+            STUDY_FINAL_LATENCY: {
+                **stamp,
+                "trials": records,
+                "measured_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                "threads": target.threads,
+                "batch_size": target.batch_size,
+            }
         },
     )
     say(

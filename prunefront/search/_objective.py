@@ -36,6 +36,7 @@ from prunefront.search._trials import (
     same_candidate,
 )
 from prunefront.spaces._search_space import SearchSpace
+from prunefront.studies import TRIAL_ATTRS, TrialKey, read_trial_attrs, set_trial_attrs
 from prunefront.tasks import Task
 
 __all__ = ["TrialContext", "TrialFailed", "library_versions", "run_trial"]
@@ -146,7 +147,7 @@ def _wait_for_running_twin(trial: optuna.Trial, candidate: dict[str, Any]) -> No
         twin = running_twin(running, number=trial.number, **candidate)
         if twin is None:
             return
-        trial.set_user_attr("waited_for_twin", twin.number)
+        set_trial_attrs(trial, {TrialKey.WAITED_FOR_TWIN: twin.number})
         time.sleep(TWIN_POLL_S)
         reap_dead_trials(study)
 
@@ -162,22 +163,25 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
     predicted = ctx.space.footprint(width, sparsity, pattern)
     trial.set_constraint("footprint", float(predicted - ctx.space.budget_bytes))
     # A seed replicate of a seeded pair trains with its own seed; sampler trials with the run's.
-    seed = int(trial.user_attrs.get("pair_seed", ctx.config.search.seed))
-    for key, value in {
-        "width": width,
-        "pattern": pattern,
-        "sparsity_target": sparsity,
-        "footprint_predicted_bytes": predicted,
-        "budget_bytes": ctx.space.budget_bytes,
-        "seed": seed,
-        "train_device": ctx.config.search.train_device,
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "versions": json.dumps(ctx.versions),
-    }.items():
-        trial.set_user_attr(key, value)
+    seed = int(trial.user_attrs.get(TrialKey.PAIR_SEED, ctx.config.search.seed))
+    set_trial_attrs(
+        trial,
+        {
+            TrialKey.WIDTH: width,
+            TrialKey.PATTERN: pattern,
+            TrialKey.SPARSITY: sparsity,
+            TrialKey.SPARSITY_TARGET: sparsity,
+            TrialKey.FOOTPRINT_PREDICTED_BYTES: predicted,
+            TrialKey.BUDGET_BYTES: ctx.space.budget_bytes,
+            TrialKey.SEED: seed,
+            TrialKey.TRAIN_DEVICE: ctx.config.search.train_device,
+            TrialKey.HOST: socket.gethostname(),
+            TrialKey.PID: os.getpid(),
+            TrialKey.VERSIONS: dict(ctx.versions),
+        },
+    )
     cap = _byte_cap(ctx, trial)
-    trial.set_user_attr("max_bytes", cap)
+    set_trial_attrs(trial, {TrialKey.MAX_BYTES: cap})
     candidate: dict[str, Any] = {
         "width": width,
         "pattern": pattern,
@@ -187,7 +191,7 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
         "train_device": ctx.config.search.train_device,
     }
     # Pair replicates always train: the verdict's statistics need each seed's own trial.
-    pair = "seeded" in trial.user_attrs
+    pair = TrialKey.SEEDED in trial.user_attrs
     if not pair:
         _wait_for_running_twin(trial, candidate)
     done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -208,7 +212,7 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
     )
     _store_training(trial, result, ctx)
     if ctx.gate.enabled:
-        trial.set_user_attr("gate_wait_seconds", ctx.gate.take_waited())
+        set_trial_attrs(trial, {TrialKey.GATE_WAIT_SECONDS: ctx.gate.take_waited()})
     if not math.isfinite(result.metric_value):
         raise TrialFailed(f"{result.metric_name} is {result.metric_value} (training diverged)")
     if result.footprint_bytes > ctx.space.budget_bytes:
@@ -239,31 +243,30 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
             "study": trial.study.study_name,
         },
     )
-    trial.set_user_attr("artifact", str(artifact))
-    trial.set_user_attr("file_bytes", file_bytes)
+    set_trial_attrs(trial, {TrialKey.ARTIFACT: str(artifact), TrialKey.FILE_BYTES: file_bytes})
     started = time.perf_counter()
     with ctx.gate.profiling():
         profile = ctx.profile(model, ctx.task)
-    trial.set_user_attr("profile_seconds", time.perf_counter() - started)
+    set_trial_attrs(trial, {TrialKey.PROFILE_SECONDS: time.perf_counter() - started})
     values = _store_profile(trial, profile, result.metric_value, result.footprint_bytes)
     return [objective_value(values, name) for name in ctx.objectives]
 
 
 _NOT_COPIED = frozenset(
     {
-        "seeded",
-        "iso_level_bytes",
-        "pair_seed",
-        "replicate",
-        "retry_of",
-        "retry_count",
-        "host",
-        "pid",
-        "versions",
-        "warm_start",
-        "gate_wait_seconds",
-        "train_seconds",
-        "profile_seconds",
+        TrialKey.SEEDED,
+        TrialKey.ISO_LEVEL_BYTES,
+        TrialKey.PAIR_SEED,
+        TrialKey.REPLICATE,
+        TrialKey.RETRY_OF,
+        TrialKey.RETRY_COUNT,
+        TrialKey.HOST,
+        TrialKey.PID,
+        TrialKey.VERSIONS,
+        TrialKey.WARM_START,
+        TrialKey.GATE_WAIT_SECONDS,
+        TrialKey.TRAIN_SECONDS,
+        TrialKey.PROFILE_SECONDS,
     }
 )
 """What a duplicate does not take from the trial it repeats: its own identity, provenance and
@@ -275,49 +278,61 @@ def _take_results(
     ctx: TrialContext, trial: optuna.Trial, earlier: optuna.trial.FrozenTrial
 ) -> list[float]:
     """Give ``trial`` the results of ``earlier``, which trained the very same candidate."""
-    for key, value in earlier.user_attrs.items():
-        if key not in _NOT_COPIED and key not in trial.user_attrs:
-            trial.set_user_attr(key, value)
-    trial.set_user_attr(DUPLICATE_KEY, earlier.number)
-    trial.set_user_attr("train_seconds", 0.0)  # it trained and profiled nothing
-    trial.set_user_attr("profile_seconds", 0.0)
+    set_trial_attrs(
+        trial,
+        {
+            key: value
+            for key, value in read_trial_attrs(earlier.user_attrs).items()
+            if key not in _NOT_COPIED and key not in trial.user_attrs and key in TRIAL_ATTRS
+        },
+    )
+    set_trial_attrs(
+        trial,
+        {
+            DUPLICATE_KEY: earlier.number,
+            TrialKey.TRAIN_SECONDS: 0.0,  # it trained and profiled nothing
+            TrialKey.PROFILE_SECONDS: 0.0,
+        },
+    )
     # Counted without the budget lock: workers copying at the same instant can exceed the
     # allowance by at most one copy each, which only bounds how long copies stay free.
     if free_duplicates(trial.study.get_trials(deepcopy=False)) < ctx.config.search.trials:
-        trial.set_user_attr(FREE_DUPLICATE_KEY, True)
+        set_trial_attrs(trial, {FREE_DUPLICATE_KEY: True})
     assert earlier.values is not None  # same_candidate returns COMPLETE trials with values
     return list(earlier.values)
 
 
 def _byte_cap(ctx: TrialContext, trial: optuna.Trial) -> int:
     """The real bytes this trial's model must fit: the budget, or a seeded pair's level."""
-    level = trial.user_attrs.get("iso_level_bytes")
+    level = trial.user_attrs.get(TrialKey.ISO_LEVEL_BYTES)
     if isinstance(level, int) and level > 0:
         return min(level, ctx.space.budget_bytes)
     return ctx.space.budget_bytes
 
 
 def _store_training(trial: optuna.Trial, result: Any, ctx: TrialContext) -> None:
-    for key in (
-        "sparsity_actual",
-        "params_total",
-        "params_nonzero",
-        "footprint_bytes",
-        "footprint_format",
-        "metric_name",
-        "metric_direction",
-        "train_seconds",
-        "warm_start",
-        "metric_dtype",
-    ):
-        trial.set_user_attr(key, getattr(result, key))
+    # The training result's fields carry the attributes' own names.
+    keys = (
+        TrialKey.SPARSITY_ACTUAL,
+        TrialKey.PARAMS_TOTAL,
+        TrialKey.PARAMS_NONZERO,
+        TrialKey.FOOTPRINT_BYTES,
+        TrialKey.FOOTPRINT_FORMAT,
+        TrialKey.METRIC_NAME,
+        TrialKey.METRIC_DIRECTION,
+        TrialKey.TRAIN_SECONDS,
+        TrialKey.WARM_START,
+        TrialKey.METRIC_DTYPE,
+    )
+    attrs = {key: getattr(result, key) for key in keys}
     if result.metric_float32 is not None:
         value32 = result.metric_float32
-        trial.set_user_attr("metric_float32", value32 if math.isfinite(value32) else None)
+        attrs[TrialKey.METRIC_FLOAT32] = value32 if math.isfinite(value32) else None
     if result.fit_note:
-        trial.set_user_attr("fit_note", result.fit_note)
+        attrs[TrialKey.FIT_NOTE] = result.fit_note
     value = result.metric_value
-    trial.set_user_attr("metric_value", value if math.isfinite(value) else None)
+    attrs[TrialKey.METRIC_VALUE] = value if math.isfinite(value) else None
+    set_trial_attrs(trial, attrs)
 
 
 def _store_profile(
@@ -326,26 +341,25 @@ def _store_profile(
     doc = profile.to_dict()
     latency, energy = doc["latency_ms"], doc["energy_mj"]
     attrs: dict[str, Any] = {
-        "latency_ms": latency["value"],
-        "latency_p90_ms": latency["p90"],
-        "latency_iqr_ms": latency["iqr"],
-        "latency_kind": latency["kind"],
-        "latency_method": latency["method"],
-        "latency_strategy": latency["strategy"],
-        "strategies": json.dumps(doc["strategies"]),
-        "energy_kind": energy["kind"],
-        "energy_method": energy["method"],
-        "peak_memory_bytes": doc["peak_memory_bytes"]["value"],
-        "measurements": json.dumps(list(doc["records"].values())),
-        "device": json.dumps(doc["device"]),
+        TrialKey.LATENCY_MS: latency["value"],
+        TrialKey.LATENCY_P90_MS: latency["p90"],
+        TrialKey.LATENCY_IQR_MS: latency["iqr"],
+        TrialKey.LATENCY_KIND: latency["kind"],
+        TrialKey.LATENCY_METHOD: latency["method"],
+        TrialKey.LATENCY_STRATEGY: latency["strategy"],
+        TrialKey.STRATEGIES: _json_native(doc["strategies"]),
+        TrialKey.ENERGY_KIND: energy["kind"],
+        TrialKey.ENERGY_METHOD: energy["method"],
+        TrialKey.PEAK_MEMORY_BYTES: doc["peak_memory_bytes"]["value"],
+        TrialKey.MEASUREMENTS: _json_native(list(doc["records"].values())),
+        TrialKey.DEVICE: _json_native(doc["device"]),
     }
     energy_value = _energy_per_inference(doc)
     if energy_value is not None:
-        attrs["energy_mj"] = energy_value
+        attrs[TrialKey.ENERGY_MJ] = energy_value
     else:
-        attrs["energy_reason"] = energy.get("reason") or "no energy value"
-    for key, value in attrs.items():
-        trial.set_user_attr(key, value)
+        attrs[TrialKey.ENERGY_REASON] = energy.get("reason") or "no energy value"
+    set_trial_attrs(trial, attrs)
     if latency["value"] is None:
         raise TrialFailed(f"latency unavailable: {latency.get('reason')}")
     values: dict[str, float] = {
@@ -356,6 +370,11 @@ def _store_profile(
     if energy_value is not None:
         values["energy_mj"] = energy_value
     return values
+
+
+def _json_native(value: Any) -> Any:
+    """``value`` as JSON reads it back (tuples as lists): what every storage hands readers."""
+    return json.loads(json.dumps(value))
 
 
 def _energy_per_inference(doc: dict[str, Any]) -> float | None:

@@ -31,6 +31,7 @@ from prunefront.studies import (
     TargetRecord,
     check_target_name,
     profile_key,
+    set_study_attrs,
     target_key,
     target_profiles,
     target_records,
@@ -250,7 +251,7 @@ def run_reprofile(
     from prunefront.search._worker import make_task, profile_function
 
     study, record = plan.study, plan.record
-    study.set_user_attr(target_key(record.name), record.to_dict())
+    set_study_attrs(study, {target_key(record.name): record.to_dict()})
     task = make_task(plan.config)
     profile = profile_function(plan.config)
     done = set(plan.done)
@@ -265,8 +266,8 @@ def run_reprofile(
         entry = _profile_record(number, result, time.perf_counter() - started)
         if not record.device and entry.device:
             record = dataclasses.replace(record, device=entry.device)
-            study.set_user_attr(target_key(record.name), record.to_dict())
-        study.set_user_attr(profile_key(record.name, number), entry.to_dict())
+            set_study_attrs(study, {target_key(record.name): record.to_dict()})
+        set_study_attrs(study, {profile_key(record.name, number): entry.to_dict()})
         profiled.append(number)
         shown = "unavailable" if entry.latency_ms is None else f"{entry.latency_ms:.4g} ms"
         say(f"[{index}/{len(todo)}] trial {number} on {record.name}: {shown}")

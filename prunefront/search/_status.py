@@ -9,7 +9,7 @@ import optuna
 from optuna.trial import TrialState
 
 from prunefront.search._trials import DUPLICATE_KEY, budget_used, front_trials
-from prunefront.studies._schema import STUDY_OBJECTIVES
+from prunefront.studies import STUDY_CONFIG, STUDY_OBJECTIVES, TrialKey
 
 __all__ = ["StudyStatus", "study_status"]
 
@@ -65,18 +65,20 @@ def study_status(study: optuna.Study) -> StudyStatus:
                 front.append(
                     {
                         "number": t.number,
-                        "width": t.user_attrs.get("width"),
-                        "pattern": t.user_attrs.get("pattern"),
-                        "sparsity": t.user_attrs.get("sparsity_target"),
+                        "width": t.user_attrs.get(TrialKey.WIDTH),
+                        "pattern": t.user_attrs.get(TrialKey.PATTERN),
+                        "sparsity": t.user_attrs.get(TrialKey.SPARSITY_TARGET),
                         "values": dict(zip(objectives, t.values or [], strict=False)),
                     }
                 )
-    failed = [t for t in trials if t.state == TrialState.FAIL and "fail_reason" in t.user_attrs]
+    failed = [
+        t for t in trials if t.state == TrialState.FAIL and TrialKey.FAIL_REASON in t.user_attrs
+    ]
     last_error = None
     if failed:
         last = max(failed, key=lambda t: t.number)
-        last_error = {"number": last.number, "reason": last.user_attrs["fail_reason"]}
-    config = study.user_attrs.get("prunefront_config") or {}
+        last_error = {"number": last.number, "reason": last.user_attrs[TrialKey.FAIL_REASON]}
+    config = study.user_attrs.get(STUDY_CONFIG) or {}
     return StudyStatus(
         study=study.study_name,
         objectives=objectives,

@@ -26,7 +26,7 @@ import optuna
 from optuna.storages import JournalStorage, RDBStorage
 
 from prunefront.errors import PrunefrontError
-from prunefront.studies import RepairingJournalBackend, mask_url, root_message
+from prunefront.studies import RepairingJournalBackend, mask_url, missing_driver, root_message
 
 __all__ = ["BudgetLock", "StorageSpec", "file_lock", "open_storage", "resolve_storage"]
 
@@ -117,7 +117,7 @@ def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
                     engine_kwargs={"pool_pre_ping": True},
                 )
     except Exception as error:  # connection errors come in many driver-specific types
-        message = mask_url(root_message(error))
+        message = missing_driver(spec.url, error) or mask_url(root_message(error))
         secret = urlsplit(spec.url).password if "://" in spec.url else None
         if secret:
             message = message.replace(secret, "***")

@@ -9,6 +9,7 @@ so each seeded pair runs once however often the search is resumed.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from typing import Any
 
 import optuna
@@ -16,15 +17,7 @@ import optuna
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
 from prunefront.spaces._search_space import SearchSpace
-from prunefront.studies import mask_url
-from prunefront.studies._schema import (
-    STUDY_CONFIG,
-    STUDY_DEVICE,
-    STUDY_FORMAT_VERSION,
-    STUDY_METRIC,
-    STUDY_OBJECTIVES,
-    STUDY_WIDTHS,
-)
+from prunefront.studies import StudyKey, TrialKey, mask_url, set_study_attrs, trial_attrs
 from prunefront.tasks import Task
 
 __all__ = [
@@ -33,11 +26,12 @@ __all__ = [
     "config_differences",
     "create_or_resume",
     "make_sampler",
+    "metric_names",
     "seeded_pair_trials",
     "worker_seed",
 ]
 
-PAIR_KEYS = ("seeded", "iso_level_bytes", "pair_seed", "replicate")
+PAIR_KEYS = (TrialKey.SEEDED, TrialKey.ISO_LEVEL_BYTES, TrialKey.PAIR_SEED, TrialKey.REPLICATE)
 """The user attributes that make a trial one seed replicate of one side of a seeded pair (a
 retried trial keeps them)."""
 
@@ -150,6 +144,22 @@ def directions(objectives: tuple[str, ...], task: Task) -> list[optuna.study.Stu
     ]
 
 
+def metric_names(objectives: tuple[str, ...], task: Task) -> list[str]:
+    """The objectives in the user's terms, for Optuna's own tools: the task's metric by its name.
+
+    ``metric`` becomes e.g. ``accuracy``; ``latency_ms``, ``energy_mj`` and ``footprint_bytes``
+    already say what they are. A task metric named like another objective stays ``metric``.
+    """
+    named = task.metric if task.metric and task.metric not in objectives else "metric"
+    return [named if name == "metric" else name for name in objectives]
+
+
+def _name_metrics(study: optuna.Study, names: list[str]) -> None:
+    with warnings.catch_warnings():  # experimental in Optuna 3.2 to 5.x; stable in use
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(names)
+
+
 def seeded_pair_trials(
     config: RunConfig, space: SearchSpace
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -168,10 +178,10 @@ def seeded_pair_trials(
                 ("large-sparse", pair.large_width, pair.large_sparsity),
             ):
                 attrs = {
-                    "seeded": label,
-                    "iso_level_bytes": pair.level_bytes,
-                    "pair_seed": seed,
-                    "replicate": replicate,
+                    TrialKey.SEEDED: label,
+                    TrialKey.ISO_LEVEL_BYTES: pair.level_bytes,
+                    TrialKey.PAIR_SEED: seed,
+                    TrialKey.REPLICATE: replicate,
                 }
                 out.append((space.params_for(width, pair.pattern, sparsity), attrs))
     return out
@@ -198,13 +208,13 @@ def create_or_resume(
     identity = config.identity()
     if name in optuna.get_all_study_names(storage):
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
-        stored = study.user_attrs.get(STUDY_CONFIG)
+        stored = study.user_attrs.get(StudyKey.CONFIG)
         if stored is None:
             raise PrunefrontError(
                 f"study {name!r} exists but was not created by prunefront; "
                 "choose another search.study_name"
             )
-        version = study.user_attrs.get(STUDY_FORMAT_VERSION)
+        version = study.user_attrs.get(StudyKey.FORMAT_VERSION)
         if version != SEARCH_FORMAT:
             raise PrunefrontError(
                 f"study {name!r} has study format {version} and this prunefront searches format "
@@ -225,13 +235,17 @@ def create_or_resume(
                 f"{_pair_seeds_of(stored)} seeds, not {config.search.pair_seeds}; use the "
                 "original value or a new search.study_name"
             )
-        widths = study.user_attrs.get(STUDY_WIDTHS)
+        widths = study.user_attrs.get(StudyKey.WIDTHS)
         if widths is not None and tuple(widths) != space.widths:
             raise PrunefrontError(
                 f"study {name!r} searched widths {widths} and this budget now fits "
                 f"{list(space.widths)} (the footprint model changed?); its width_index would "
                 "mean other widths: continue under a new search.study_name"
             )
+        stored_objectives = study.user_attrs.get(StudyKey.OBJECTIVES)
+        if study.metric_names is None and isinstance(stored_objectives, list):
+            # created before prunefront named its objectives for Optuna's own tools
+            _name_metrics(study, metric_names(tuple(stored_objectives), task))
         return study, False
     study = optuna.create_study(
         study_name=name,
@@ -239,12 +253,18 @@ def create_or_resume(
         sampler=sampler,
         directions=directions(objectives, task),
     )
-    study.set_user_attr(STUDY_FORMAT_VERSION, SEARCH_FORMAT)
-    study.set_user_attr(STUDY_CONFIG, stored_config(config))
-    study.set_user_attr(STUDY_OBJECTIVES, list(objectives))
-    study.set_user_attr(STUDY_METRIC, {"name": task.metric, "direction": task.direction})
-    study.set_user_attr(STUDY_DEVICE, device)
-    study.set_user_attr(STUDY_WIDTHS, list(space.widths))
+    set_study_attrs(
+        study,
+        {
+            StudyKey.FORMAT_VERSION: SEARCH_FORMAT,
+            StudyKey.CONFIG: stored_config(config),
+            StudyKey.OBJECTIVES: list(objectives),
+            StudyKey.METRIC: {"name": task.metric, "direction": task.direction},
+            StudyKey.DEVICE: device,
+            StudyKey.WIDTHS: list(space.widths),
+        },
+    )
+    _name_metrics(study, metric_names(objectives, task))
     for params, attrs in seeded_pair_trials(config, space):
-        study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=False)
+        study.enqueue_trial(params, user_attrs=trial_attrs(attrs), skip_if_exists=False)
     return study, True

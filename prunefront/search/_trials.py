@@ -29,6 +29,8 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages._cached_storage import _CachedStorage  # what load_study wraps RDB in
 from optuna.trial import FrozenTrial, TrialState
 
+from prunefront.studies import TrialKey, trial_attrs
+
 __all__ = [
     "DUPLICATE_KEY",
     "FREE_DUPLICATE_KEY",
@@ -46,13 +48,18 @@ __all__ = [
 ]
 
 OWNER_KEY = "prunefront:owner"
-DUPLICATE_KEY = "duplicate_of"
-FREE_DUPLICATE_KEY = "duplicate_free"
+DUPLICATE_KEY = TrialKey.DUPLICATE_OF
+FREE_DUPLICATE_KEY = TrialKey.DUPLICATE_FREE
 MAX_RETRIES = 2
 ORPHAN_AFTER_S = 120.0
 _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 # A retry is the same seed replicate of the same pair side (``search._study.PAIR_KEYS``).
-_KEPT_ON_RETRY = ("seeded", "iso_level_bytes", "pair_seed", "replicate")
+_KEPT_ON_RETRY = (
+    TrialKey.SEEDED,
+    TrialKey.ISO_LEVEL_BYTES,
+    TrialKey.PAIR_SEED,
+    TrialKey.REPLICATE,
+)
 
 
 def _process_start(pid: int) -> float | None:
@@ -98,7 +105,7 @@ def claim(study: optuna.Study, trial: optuna.Trial) -> None:
 
 def budget_used(trials: Sequence[FrozenTrial]) -> int:
     """Trials that count against the budget (retried failures and free duplicates do not)."""
-    retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
+    retried = {t.user_attrs[TrialKey.RETRY_OF] for t in trials if TrialKey.RETRY_OF in t.user_attrs}
     return sum(
         1
         for t in trials
@@ -138,17 +145,20 @@ def same_candidate(
         attrs = trial.user_attrs
         if trial.state != TrialState.COMPLETE or DUPLICATE_KEY in attrs or not trial.values:
             continue
-        if (attrs.get("width"), attrs.get("pattern"), attrs.get("sparsity_target")) != (
-            width,
-            pattern,
-            sparsity,
-        ) or attrs.get("seed") != seed:
+        drawn = (
+            attrs.get(TrialKey.WIDTH),
+            attrs.get(TrialKey.PATTERN),
+            attrs.get(TrialKey.SPARSITY_TARGET),
+        )
+        if drawn != (width, pattern, sparsity) or attrs.get(TrialKey.SEED) != seed:
             continue
-        if attrs.get("train_device", "cpu") != train_device:
+        if attrs.get(TrialKey.TRAIN_DEVICE, "cpu") != train_device:
             continue
-        footprint = attrs.get("footprint_bytes")
-        same_cap = attrs.get("max_bytes") == max_bytes
-        cap_idle = "fit_note" not in attrs and isinstance(footprint, int) and footprint <= max_bytes
+        footprint = attrs.get(TrialKey.FOOTPRINT_BYTES)
+        same_cap = attrs.get(TrialKey.MAX_BYTES) == max_bytes
+        cap_idle = (
+            TrialKey.FIT_NOTE not in attrs and isinstance(footprint, int) and footprint <= max_bytes
+        )
         if same_cap or cap_idle:
             return trial
     return None
@@ -177,12 +187,12 @@ def running_twin(
         if trial.state != TrialState.RUNNING or trial.number >= number:
             continue
         drawn = (
-            attrs.get("width"),
-            attrs.get("pattern"),
-            attrs.get("sparsity_target"),
-            attrs.get("seed"),
-            attrs.get("train_device", "cpu"),
-            attrs.get("max_bytes"),
+            attrs.get(TrialKey.WIDTH),
+            attrs.get(TrialKey.PATTERN),
+            attrs.get(TrialKey.SPARSITY_TARGET),
+            attrs.get(TrialKey.SEED),
+            attrs.get(TrialKey.TRAIN_DEVICE, "cpu"),
+            attrs.get(TrialKey.MAX_BYTES),
         )
         if drawn == wanted:
             return trial
@@ -190,7 +200,7 @@ def running_twin(
 
 
 def _retries(trial: FrozenTrial) -> int:
-    return int(trial.user_attrs.get("retry_count", 0))
+    return int(trial.user_attrs.get(TrialKey.RETRY_COUNT, 0))
 
 
 def fail_and_retry(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool:
@@ -201,7 +211,7 @@ def fail_and_retry(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool
     """
     storage = study._storage
     try:
-        storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
+        storage.set_trial_user_attr(trial._trial_id, TrialKey.FAIL_REASON, reason)
         if not storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
             return False
     except UpdateFinishedTrialError:
@@ -210,7 +220,13 @@ def fail_and_retry(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool
         keep = {k: v for k, v in trial.user_attrs.items() if k in _KEPT_ON_RETRY}
         study.enqueue_trial(
             trial.params,
-            user_attrs={**keep, "retry_of": trial.number, "retry_count": _retries(trial) + 1},
+            user_attrs=trial_attrs(
+                {
+                    **keep,
+                    TrialKey.RETRY_OF: trial.number,
+                    TrialKey.RETRY_COUNT: _retries(trial) + 1,
+                }
+            ),
             skip_if_exists=False,
         )
     return True

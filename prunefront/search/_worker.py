@@ -34,6 +34,7 @@ from prunefront.search._objective import TrialContext, TrialFailed, library_vers
 from prunefront.search._storage import BudgetLock
 from prunefront.search._trials import budget_used, claim, fail_and_retry, reap_dead_trials
 from prunefront.spaces._search_space import SearchSpace
+from prunefront.studies import TrialKey, set_trial_attrs
 from prunefront.tasks import Task
 
 __all__ = [
@@ -65,7 +66,7 @@ class TrialEvent:
     candidate: dict[str, Any] = field(default_factory=dict)
 
 
-CANDIDATE_KEYS = ("width", "pattern", "sparsity_target")
+CANDIDATE_KEYS = (TrialKey.WIDTH, TrialKey.PATTERN, TrialKey.SPARSITY_TARGET)
 
 
 def trial_event(
@@ -256,7 +257,7 @@ def _run_one(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> Tri
         _fail_interrupted(study, trial)
         raise
     except EarlyStop as stop:
-        trial.set_user_attr("pruned_reason", str(stop))
+        set_trial_attrs(trial, {TrialKey.PRUNED_REASON: str(stop)})
         study.tell(trial, state=TrialState.PRUNED)
         return trial_event(trial.number, "PRUNED", trial.params, trial.user_attrs, reason=str(stop))
     except Exception as error:  # any failure of the user's task is recorded, not fatal
@@ -271,7 +272,7 @@ def _run_one(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> Tri
             reason = f"out of memory: {detail}"
         else:
             reason = detail
-        trial.set_user_attr("fail_reason", reason[:500])
+        set_trial_attrs(trial, {TrialKey.FAIL_REASON: reason[:500]})
         study.tell(trial, state=TrialState.FAIL)
         return trial_event(trial.number, "FAIL", trial.params, trial.user_attrs, reason=reason)
     finally:

@@ -17,10 +17,21 @@ from optuna.storages import BaseStorage
 
 from prunefront.errors import PrunefrontError
 
-__all__ = ["JOURNAL_NAME", "mask_url", "open_storage", "open_study", "root_message"]
+__all__ = [
+    "JOURNAL_NAME",
+    "POSTGRES_INSTALL",
+    "mask_url",
+    "missing_driver",
+    "open_storage",
+    "open_study",
+    "root_message",
+]
 
 JOURNAL_NAME = "study.journal"
 """The journal file of a run folder (``--run DIR`` reads ``DIR/study.journal``)."""
+
+POSTGRES_INSTALL = "pip install 'prunefront[postgres]'"
+"""The command that installs the PostgreSQL driver (psycopg) that ``postgresql://`` URLs use."""
 
 _SECRET_QUERY_KEYS = {"password", "passwd", "pwd", "token", "secret", "sslpassword"}
 
@@ -67,6 +78,40 @@ def root_message(error: BaseException) -> str:
         error = inner
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def missing_driver(url: str, error: BaseException) -> str | None:
+    """What to install when ``error`` (opening ``url``) is a missing database driver, else None.
+
+    Optuna wraps the driver's ``ModuleNotFoundError`` in an ``ImportError`` that names no module;
+    the chain names it. A ``postgresql://`` or ``postgresql+psycopg://`` URL needs psycopg,
+    which prunefront's ``postgres`` extra installs.
+    """
+    seen: set[int] = set()
+    found: BaseException | None = error
+    imported = False
+    name = None
+    while found is not None and id(found) not in seen:
+        seen.add(id(found))
+        if isinstance(found, ImportError):
+            imported = True
+            name = found.name or name
+        found = found.__cause__ or found.__context__
+    if not imported:
+        return None
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:
+        scheme = ""
+    if scheme in ("postgresql", "postgresql+psycopg"):
+        return f"the PostgreSQL driver psycopg is not installed: {POSTGRES_INSTALL}"
+    module = name or scheme.partition("+")[2] or scheme
+    if scheme.startswith("postgresql+"):
+        return (
+            f"the URL asks for the PostgreSQL driver {module!r}, which is not installed: install "
+            f"it, or use postgresql://... after {POSTGRES_INSTALL}"
+        )
+    return f"the database driver {module!r} is not installed"
 
 
 def _password(url: str) -> str | None:
@@ -123,7 +168,8 @@ def open_storage(*, storage: str | None = None, run: Path | None = None) -> Base
     try:
         return optuna.storages.RDBStorage(url, skip_table_creation=True)
     except ImportError as error:
-        raise PrunefrontError(f"--storage {shown}: missing database driver ({error})") from None
+        hint = missing_driver(url, error) or f"missing database driver ({error})"
+        raise PrunefrontError(f"--storage {shown}: {hint}") from None
     except Exception as error:  # sqlalchemy raises many types; all mean "cannot open"
         message = root_message(error).replace(url, shown)
         secret = _password(url)

@@ -189,7 +189,7 @@ sampler = "random"
     ]
     for trial in study.trials:
         attrs = trial.user_attrs
-        device = json.loads(attrs["device"])
+        device = attrs["device"]
         print(
             f"trial {trial.number}: width {attrs['width']} sparsity "
             f"{attrs['sparsity_actual']:.3f} metric {attrs['metric_value']:.3f} latency "
