@@ -47,7 +47,7 @@ def reprofile(
     from prunefront._output import emit_json, print_table, stderr_console
     from prunefront.config import RunConfig, TargetConfig
     from prunefront.errors import PrunefrontError
-    from prunefront.search._reprofile import plan_reprofile, run_reprofile
+    from prunefront.search import plan_reprofile, run_reprofile
     from prunefront.studies import STUDY_CONFIG, open_study
 
     loaded = open_study(study, storage=storage, run=run)

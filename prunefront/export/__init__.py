@@ -8,6 +8,7 @@ The remote profilers send these files to devices; the ``export`` command ships t
 
 from __future__ import annotations
 
+from prunefront.export._checkpoint import CheckpointModel, model_from_checkpoint
 from prunefront.export._compress import (
     DECODABLE_FORMATS,
     CompressedTensor,
@@ -22,11 +23,15 @@ from prunefront.export._onnx import (
     compare_onnx,
     export_onnx,
 )
+from prunefront.export._trial import EXPORT_FORMATS, ExportVerification, export_trial, trial_model
 
 __all__ = [
     "DECODABLE_FORMATS",
     "EXPORTERS",
+    "EXPORT_FORMATS",
+    "CheckpointModel",
     "CompressedTensor",
+    "ExportVerification",
     "OnnxCheck",
     "OnnxCompression",
     "OnnxExport",
@@ -34,4 +39,7 @@ __all__ = [
     "compare_onnx",
     "compress_onnx",
     "export_onnx",
+    "export_trial",
+    "model_from_checkpoint",
+    "trial_model",
 ]

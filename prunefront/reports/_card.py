@@ -20,7 +20,7 @@ import pandas as pd
 from prunefront.errors import PrunefrontError
 from prunefront.reports._frame import StudyMeta
 from prunefront.reports._json import dumps
-from prunefront.reports._select import Selection
+from prunefront.reports._selection import Selection
 
 __all__ = ["card_markdown", "deployment_card", "reproduce_command", "write_card"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from prunefront.search._api import SearchResult, run
 from prunefront.search._progress import Progress, progress
+from prunefront.search._reprofile import plan_reprofile, run_reprofile
 from prunefront.search._runner import SearchPlan, plan_search, resolve_objectives, run_search
 from prunefront.search._status import StudyStatus, study_status
 from prunefront.search._storage import StorageSpec, resolve_storage
@@ -23,11 +24,13 @@ __all__ = [
     "StudyStatus",
     "TrialEvent",
     "make_task",
+    "plan_reprofile",
     "plan_search",
     "progress",
     "resolve_objectives",
     "resolve_storage",
     "run",
+    "run_reprofile",
     "run_search",
     "study_status",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 
 import optuna
 
-from prunefront.studies._schema import STUDY_SEARCH_COST
+from prunefront.studies import STUDY_SEARCH_COST
 
 __all__ = ["SearchCostTracker"]
 

@@ -125,7 +125,7 @@ def finalize_study(
         and not _was_busy(study.user_attrs.get(STUDY_PAIR_LATENCY))
     ):
         return
-    from prunefront.export._trial import trial_model
+    from prunefront.export import trial_model
     from prunefront.profilers import (
         LatencySettings,
         UnavailableMeter,

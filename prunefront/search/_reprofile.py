@@ -246,7 +246,7 @@ def run_reprofile(
     plan: ReprofilePlan, *, say: Callable[[str], None] = lambda _: None
 ) -> ReprofileResult:
     """Measure every planned trial not yet stored for the target, storing each when done."""
-    from prunefront.export._trial import trial_model
+    from prunefront.export import trial_model
     from prunefront.search._worker import make_task, profile_function
 
     study, record = plan.study, plan.record

@@ -45,7 +45,7 @@ from prunefront.search._worker import (
     restore_handlers,
     worker_loop,
 )
-from prunefront.studies._schema import STUDY_OBJECTIVES
+from prunefront.studies import STUDY_OBJECTIVES
 from prunefront.tasks import Task, check_task
 
 __all__ = [

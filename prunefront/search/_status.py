@@ -9,7 +9,7 @@ import optuna
 from optuna.trial import TrialState
 
 from prunefront.search._trials import DUPLICATE_KEY, budget_used, front_trials
-from prunefront.studies._schema import STUDY_OBJECTIVES
+from prunefront.studies import STUDY_OBJECTIVES
 
 __all__ = ["StudyStatus", "study_status"]
 

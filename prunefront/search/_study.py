@@ -15,15 +15,15 @@ import optuna
 
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
-from prunefront.spaces._search_space import SearchSpace
-from prunefront.studies import mask_url
-from prunefront.studies._schema import (
+from prunefront.spaces import SearchSpace
+from prunefront.studies import (
     STUDY_CONFIG,
     STUDY_DEVICE,
     STUDY_FORMAT_VERSION,
     STUDY_METRIC,
     STUDY_OBJECTIVES,
     STUDY_WIDTHS,
+    mask_url,
 )
 from prunefront.tasks import Task
 

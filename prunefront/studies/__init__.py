@@ -23,6 +23,7 @@ from prunefront.studies._schema import (
     STUDY_OBJECTIVES,
     STUDY_PAIR_LATENCY,
     STUDY_SEARCH_COST,
+    STUDY_WIDTHS,
     TRIAL_KEYS,
 )
 from prunefront.studies._targets import (
@@ -47,6 +48,7 @@ __all__ = [
     "STUDY_OBJECTIVES",
     "STUDY_PAIR_LATENCY",
     "STUDY_SEARCH_COST",
+    "STUDY_WIDTHS",
     "TRIAL_KEYS",
     "RepairingJournalBackend",
     "TargetProfile",

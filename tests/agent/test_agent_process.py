@@ -29,8 +29,8 @@ from prunefront.agent import (
     RemoteRejected,
     RemoteUnavailable,
 )
+from prunefront.commands import doctor, profile
 from prunefront.profilers import ProfileResult, ProfileSettings
-from prunefront.profilers._commands import doctor, profile
 from prunefront.remote import profile_remote
 from prunefront.sensors import LatencySettings, perf_counter_timer, time_interleaved
 from prunefront.testing import TinyConvTask

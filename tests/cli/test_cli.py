@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from prunefront.cli import main
-from prunefront.pruning import PolynomialDecay, load_sparse
-from prunefront.spaces import model_footprint
+from prunefront.pruning import PolynomialDecay
+from prunefront.spaces import load_sparse, model_footprint
 from prunefront.tasks import resolve_task
 
 

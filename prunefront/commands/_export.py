@@ -1,4 +1,8 @@
-"""``prunefront export``: write a trial's model from its saved weights and verify it."""
+"""``prunefront export``: write a trial's model from its saved weights and verify it.
+
+``--format`` here is the file format (onnx, onnx-dense, pt, sparse); the weights' storage format
+is the study's. Torch, optuna and ONNX load inside the command.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ def export(
 ) -> None:
     """Export a trial without retraining, then verify outputs, size on disk and latency."""
     from prunefront._output import emit_json, print_table, stderr_console
-    from prunefront.export._trial import export_trial
+    from prunefront.export import export_trial
     from prunefront.studies import open_study
 
     loaded = open_study(study, storage=storage, run=run)
