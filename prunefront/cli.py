@@ -50,13 +50,8 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-# The commands that open a study: optuna logs each trial at INFO, which would bury their output.
-_STUDY_COMMANDS = frozenset({"search", "status", "report", "select", "export", "reprofile"})
-
-
 @app.callback()
 def _root(
-    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -65,10 +60,6 @@ def _root(
     ] = False,
 ) -> None:
     """Large-sparse or small-dense? Train, size, profile and search compressed models."""
-    if ctx.invoked_subcommand in _STUDY_COMMANDS:
-        import optuna  # here, not at the top: the other commands and --help start without it
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from prunefront.commands._options import open_study_quietly
+
 __all__ = ["export"]
 
 
@@ -38,9 +40,8 @@ def export(
     """Export a trial without retraining, then verify outputs, size on disk and latency."""
     from prunefront._output import emit_json, print_table, stderr_console
     from prunefront.export import export_trial
-    from prunefront.studies import open_study
 
-    loaded = open_study(study, storage=storage, run=run)
+    loaded = open_study_quietly(study, storage, run)
     result = export_trial(loaded, trial, fmt=fmt, out=out, run_dir=run, threads=threads)
     if as_json:
         emit_json(result.to_dict())

@@ -14,6 +14,8 @@ from prunefront.commands._options import (
     SparsityOpt,
     TaskOpt,
     WidthOpt,
+    aliased,
+    hidden_alias,
     parse_float_list,
 )
 from prunefront.errors import PrunefrontError
@@ -26,20 +28,23 @@ def footprint(
     width: WidthOpt = 1.0,
     sparsity: SparsityOpt = 0.0,
     pattern: PatternOpt = "unstructured",
-    fmt: Annotated[
+    storage_format: Annotated[
         str,
         typer.Option(
-            "--format", help="dense, bitmask, csr8/16/32, relidx4, nm, block, paper, auto."
+            "--storage-format", help="dense, bitmask, csr8/16/32, relidx4, nm, block, paper, auto."
         ),
     ] = "auto",
+    old_format: Annotated[str | None, hidden_alias("--format", of="--storage-format")] = None,
     dtype: Annotated[
         str, typer.Option("--dtype", help="float32, float16, bfloat16 or int8.")
     ] = "float32",
-    budget: Annotated[
-        int | None, typer.Option("--budget", help="Footprint budget in bytes.")
+    max_bytes: Annotated[
+        int | None, typer.Option("--max-bytes", help="Footprint budget in bytes.")
     ] = None,
+    old_budget: Annotated[int | None, hidden_alias("--budget", of="--max-bytes")] = None,
     widths: Annotated[
-        str, typer.Option("--widths", help="Widths for the feasible intervals (with --budget).")
+        str,
+        typer.Option("--widths", help="Widths for the feasible intervals (with --max-bytes)."),
     ] = "0.25,0.375,0.5,0.625,0.75,0.875,1.0",
     exclude: ExcludeOpt = None,
     as_json: JsonOpt = False,
@@ -49,9 +54,13 @@ def footprint(
     from prunefront.spaces import feasible_intervals, model_footprint
     from prunefront.tasks import resolve_task
 
+    fmt = aliased(
+        storage_format, old_format, name="--storage-format", old_name="--format", default="auto"
+    )
+    budget = aliased(max_bytes, old_budget, name="--max-bytes", old_name="--budget")
     candidate = Candidate(width=width, sparsity=sparsity, pattern=pattern)
     if budget is not None and budget <= 0:
-        raise PrunefrontError(f"--budget must be a positive number of bytes, got {budget}")
+        raise PrunefrontError(f"--max-bytes must be a positive number of bytes, got {budget}")
     width_list = parse_float_list(widths, "--widths")
     the_task = resolve_task(task)
     report = model_footprint(

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from prunefront.errors import PrunefrontError
+
+if TYPE_CHECKING:
+    import optuna
 
 __all__ = [
     "JOURNAL_NAME",
@@ -31,8 +34,10 @@ __all__ = [
     "WidthOpt",
     "aliased",
     "hidden_alias",
+    "open_study_quietly",
     "parse_float_list",
     "parse_int_list",
+    "quiet_optuna",
     "task_options",
 ]
 
@@ -130,3 +135,18 @@ def parse_float_list(text: str, key: str) -> list[float]:
         return [float(p) for p in text.split(",") if p.strip()]
     except ValueError:
         raise PrunefrontError(f"{key} must be comma-separated numbers, got {text!r}") from None
+
+
+def quiet_optuna() -> None:
+    """Keep optuna's per-trial INFO lines out of a command's output (optuna loads here: lazy)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def open_study_quietly(study: str | None, storage: str | None, run: Path | None) -> optuna.Study:
+    """The study named by ``--study`` in ``--storage`` or ``--run``, optuna's logging quietened."""
+    from prunefront.studies import open_study
+
+    quiet_optuna()
+    return open_study(study, storage=storage, run=run)

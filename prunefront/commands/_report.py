@@ -8,7 +8,7 @@ document. Studies, pandas and plotly load inside the command, so ``--help`` star
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -20,12 +20,10 @@ from prunefront.commands._options import (
     StorageOpt,
     StudyOpt,
     TargetOpt,
+    open_study_quietly,
 )
 
-if TYPE_CHECKING:
-    import optuna
-
-__all__ = ["emit_report_json", "load_study", "report", "study_source"]
+__all__ = ["emit_report_json", "report", "study_source"]
 
 
 def study_source(storage: str | None, run: Path | None) -> str:
@@ -33,13 +31,6 @@ def study_source(storage: str | None, run: Path | None) -> str:
     from prunefront.studies import mask_url
 
     return str(run / JOURNAL_NAME) if run is not None else mask_url(str(storage))
-
-
-def load_study(study: str | None, storage: str | None, run: Path | None) -> optuna.Study:
-    """The study named by ``--study`` in ``--storage`` or ``--run`` (optuna loads here: lazy)."""
-    from prunefront.studies import open_study
-
-    return open_study(study, storage=storage, run=run)
 
 
 def emit_report_json(document: dict[str, Any]) -> None:
@@ -61,7 +52,7 @@ def report(
     from prunefront.reports import build_report, check_out_dir, write_report
 
     check_out_dir(out)
-    data = build_report(load_study(study, storage, run), target=target)
+    data = build_report(open_study_quietly(study, storage, run), target=target)
     files = write_report(data, out)
     if as_json:
         emit_report_json(

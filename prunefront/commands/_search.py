@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from prunefront._output import emit_json, stderr_console
-from prunefront.commands._options import JsonOpt
+from prunefront.commands._options import JsonOpt, quiet_optuna
 
 __all__ = ["search"]
 
@@ -25,6 +25,7 @@ def search(
     from prunefront.config import load_config
     from prunefront.search import Progress, TrialEvent, plan_search, run_search, study_status
 
+    quiet_optuna()
     config = load_config(config_path)
     plan = plan_search(config, workers=workers)
 

@@ -14,8 +14,15 @@ from typing import Annotated
 import typer
 
 from prunefront._output import stderr_console
-from prunefront.commands._options import JsonOpt, RunOpt, StorageOpt, StudyOpt, TargetOpt
-from prunefront.commands._report import emit_report_json, load_study, study_source
+from prunefront.commands._options import (
+    JsonOpt,
+    RunOpt,
+    StorageOpt,
+    StudyOpt,
+    TargetOpt,
+    open_study_quietly,
+)
+from prunefront.commands._report import emit_report_json, study_source
 from prunefront.errors import PrunefrontError
 
 __all__ = ["select"]
@@ -89,7 +96,7 @@ def select(
     )
     if out is not None:
         _check_card_dir(out)
-    loaded = load_study(study, storage, run)
+    loaded = open_study_quietly(study, storage, run)
     meta = study_meta(loaded, target)
     frame = trials_frame(loaded, meta, target)
     selection = select_trial(frame, meta, requirements)

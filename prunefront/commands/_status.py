@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from prunefront._output import emit_json, print_table, stderr_console
-from prunefront.commands._options import JsonOpt
+from prunefront.commands._options import JsonOpt, open_study_quietly
 
 __all__ = ["status"]
 
@@ -21,9 +21,8 @@ def status(
 ) -> None:
     """Counts per state, the current front and the last error of a running or finished study."""
     from prunefront.search import study_status
-    from prunefront.studies import open_study
 
-    summary = study_status(open_study(study, storage=storage, run=run))
+    summary = study_status(open_study_quietly(study, storage, run))
     if as_json:
         emit_json(summary.to_dict())
         return

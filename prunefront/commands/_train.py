@@ -16,6 +16,8 @@ from prunefront.commands._options import (
     SparsityOpt,
     TaskOpt,
     WidthOpt,
+    aliased,
+    hidden_alias,
     task_options,
 )
 from prunefront.errors import PrunefrontError
@@ -26,9 +28,9 @@ __all__ = ["train"]
 def _check_writable(path: Path) -> None:
     parent = path.expanduser().resolve().parent
     if not parent.is_dir():
-        raise PrunefrontError(f"--save: directory {parent} does not exist")
+        raise PrunefrontError(f"--checkpoint: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
-        raise PrunefrontError(f"--save: directory {parent} is not writable")
+        raise PrunefrontError(f"--checkpoint: directory {parent} is not writable")
 
 
 def train(
@@ -37,14 +39,18 @@ def train(
     sparsity: SparsityOpt = 0.0,
     pattern: PatternOpt = "unstructured",
     seed: Annotated[int, typer.Option("--seed", help="Seed of init and data order.")] = 0,
-    save: Annotated[
-        Path | None, typer.Option("--save", help="Write the sparse weights to this file.")
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option("--checkpoint", help="Write the sparse weights to this file."),
     ] = None,
-    fmt: Annotated[
-        str, typer.Option("--format", help="Storage format of the footprint and --save.")
+    save: Annotated[Path | None, hidden_alias("--save", of="--checkpoint")] = None,
+    storage_format: Annotated[
+        str,
+        typer.Option("--storage-format", help="Storage format of the footprint and --checkpoint."),
     ] = "auto",
+    old_format: Annotated[str | None, hidden_alias("--format", of="--storage-format")] = None,
     dtype: Annotated[
-        str, typer.Option("--dtype", help="Value dtype of the footprint and --save.")
+        str, typer.Option("--dtype", help="Value dtype of the footprint and --checkpoint.")
     ] = "float32",
     device: Annotated[str, typer.Option("--device", help="cpu or cuda[:N].")] = "cpu",
     exclude: ExcludeOpt = None,
@@ -52,7 +58,7 @@ def train(
         int | None,
         typer.Option(
             "--max-bytes",
-            help="Cap on the real footprint in --format: where the trained zeros take more "
+            help="Cap on the real footprint in --storage-format: where the trained zeros take more "
             "bytes than predicted, the last pruning update prunes a little further.",
         ),
     ] = None,
@@ -76,10 +82,14 @@ def train(
 ) -> None:
     """Train one candidate with gradual pruning, evaluate it and report its footprint."""
     from prunefront.candidate import Candidate, PruningSettings, check_max_bytes, train_candidate
-    from prunefront.config import RunConfig, ScheduleConfig, TaskConfig
-    from prunefront.search import make_task
+    from prunefront.config import ScheduleConfig, TaskConfig
     from prunefront.spaces import save_sparse
+    from prunefront.tasks import resolve_task
 
+    save = aliased(checkpoint, save, name="--checkpoint", old_name="--save")
+    fmt = aliased(
+        storage_format, old_format, name="--storage-format", old_name="--format", default="auto"
+    )
     if max_bytes is not None and max_bytes <= 0:
         raise PrunefrontError(f"--max-bytes = {max_bytes}: must be a positive number of bytes")
     try:
@@ -103,7 +113,8 @@ def train(
     if save is not None:
         _check_writable(save)
     options = task_options(task_option or [])
-    the_task = make_task(RunConfig(task=TaskConfig(ref=task, options=options)))
+    configured = TaskConfig(ref=task, options=options)
+    the_task = resolve_task(configured.ref, configured.options)
     if max_bytes is not None:
         check_max_bytes(the_task, candidate, settings, max_bytes)
     model, result = train_candidate(
@@ -119,6 +130,7 @@ def train(
     if save is not None:
         metadata = {
             "task": task,
+            "task_options": options,
             "width": width,
             "sparsity": sparsity,
             "pattern": candidate.pattern,

@@ -60,7 +60,17 @@ def test_footprint_json_has_the_contract_keys_and_budget_intervals(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     doc = run_json(
-        ["footprint", "--task", "tiny", "--width", "1.0", "--sparsity", "0.9", "--budget", "3000"],
+        [
+            "footprint",
+            "--task",
+            "tiny",
+            "--width",
+            "1.0",
+            "--sparsity",
+            "0.9",
+            "--max-bytes",
+            "3000",
+        ],
         capsys,
     )
     for key in ("params_total", "params_prunable", "params_nonzero", "format", "footprint_bytes"):
@@ -78,7 +88,9 @@ def test_footprint_json_has_the_contract_keys_and_budget_intervals(
     assert below.footprint_bytes > 3000
 
 
-def test_train_json_and_save_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_json_and_checkpoint_round_trip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "cand.pfs"
     doc = run_json(
         [
@@ -91,7 +103,7 @@ def test_train_json_and_save_round_trip(tmp_path: Path, capsys: pytest.CaptureFi
             "0.75",
             "--seed",
             "3",
-            "--save",
+            "--checkpoint",
             str(path),
         ],
         capsys,
@@ -109,7 +121,7 @@ def test_train_json_and_save_round_trip(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_train_max_bytes_holds_the_real_footprint(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["train", "--task", "tiny", "--sparsity", "0.8", "--format", "relidx4"]
+    args = ["train", "--task", "tiny", "--sparsity", "0.8", "--storage-format", "relidx4"]
     free = run_json(args, capsys)
     assert free["fit_note"] == ""
     cap = int(free["footprint_bytes"] * 0.99)
@@ -138,12 +150,12 @@ def test_two_four_pattern_is_trained_as_two_four(capsys: pytest.CaptureFixture[s
         (["train", "--task", "tiny", "--width", "1.5"], "width"),
         (["train", "--task", "tiny", "--sparsity", "1.0"], "sparsity"),
         (["train", "--task", "tiny", "--sparsity", "0.5", "--pattern", "3:2"], "3:2"),
-        (["train", "--task", "tiny", "--format", "zip"], "zip"),
+        (["train", "--task", "tiny", "--storage-format", "zip"], "zip"),
         (["train", "--task", "tiny", "--dtype", "float64"], "float64"),
         (["train", "--task", "tiny", "--sparsity", "0.5", "--max-bytes", "0"], "--max-bytes"),
         (["train", "--task", "tiny", "--max-bytes", "100"], "a dense candidate"),
         (["footprint", "--task", "tiny", "--dtype", "float64"], "float64"),
-        (["footprint", "--task", "tiny", "--budget", "-5"], "budget"),
+        (["footprint", "--task", "tiny", "--max-bytes", "-5"], "--max-bytes"),
         (
             ["schedule", "--final", "0.5", "--begin-step", "9", "--end-step", "3", "--steps", "0"],
             "end_step",
@@ -181,16 +193,26 @@ def test_failed_validation_writes_nothing(
 ) -> None:
     target = tmp_path / "out.pfs"
     code, _, _ = run(
-        ["train", "--task", "tiny", "--sparsity", "0.5", "--pattern", "3:2", "--save", str(target)],
+        [
+            "train",
+            "--task",
+            "tiny",
+            "--sparsity",
+            "0.5",
+            "--pattern",
+            "3:2",
+            "--checkpoint",
+            str(target),
+        ],
         capsys,
     )
     assert code == 2 and not target.exists()
     code, _, err = run(
-        ["train", "--task", "tiny", "--save", str(tmp_path / "missing" / "out.pfs")], capsys
+        ["train", "--task", "tiny", "--checkpoint", str(tmp_path / "missing" / "out.pfs")], capsys
     )
     assert code == 2 and "does not exist" in err
     code, _, err = run(
-        ["train", "--task", "tiny", "--max-bytes", "100", "--save", str(target)], capsys
+        ["train", "--task", "tiny", "--max-bytes", "100", "--checkpoint", str(target)], capsys
     )
     assert code == 2 and "has no pruning to fit with" in err  # refused before training
     assert list(tmp_path.iterdir()) == []
