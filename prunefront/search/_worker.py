@@ -27,6 +27,8 @@ from optuna.trial import TrialState
 from prunefront.candidate import build_model
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
+from prunefront.profilers import LatencySettings, ProfileSettings, profile_candidate
+from prunefront.remote import profile_remote
 from prunefront.search._cache import WarmStartCache, task_identity
 from prunefront.search._early import EarlyStop
 from prunefront.search._gate import ProfileGate
@@ -92,7 +94,6 @@ def profile_function(config: RunConfig) -> Callable[[torch.nn.Module, Task], Any
     target = config.target
 
     def profile(model: torch.nn.Module, task: Task) -> Any:
-        from prunefront.profilers import LatencySettings, ProfileSettings, profile_candidate
 
         settings = ProfileSettings(
             latency=LatencySettings(
@@ -101,8 +102,6 @@ def profile_function(config: RunConfig) -> Callable[[torch.nn.Module, Task], Any
         )
         model.eval()
         if target.device.startswith(("remote://", "adb://")):
-            from prunefront.remote import profile_remote
-
             # Unreachable devices raise RemoteUnavailable after bounded retries: the trial
             # fails with that reason and the search goes on.
             return profile_remote(

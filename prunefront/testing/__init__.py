@@ -14,9 +14,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from prunefront.agent import AdbResult, ReplayedAdb
+from prunefront.agent import AdbResult, AgentClient, ReplayedAdb
 from prunefront.sensors import write_battery_tree, write_hwmon_device, write_ina3221_tree
 from prunefront.tasks import TinyConvTask, TinyLstmTask, TinyTask
 from prunefront.testing._fake_gpu import FakeGpu, FakePynvml, fake_cuda
@@ -28,9 +27,6 @@ from prunefront.testing._replay import (
     nvml_trace,
     write_rapl_tree,
 )
-
-if TYPE_CHECKING:
-    from prunefront.agent import AgentClient
 
 __all__ = [
     "AdbResult",
@@ -70,8 +66,6 @@ class AgentProcess:
 
     def client(self, **kwargs: float) -> AgentClient:
         """A client of this agent."""
-        from prunefront.agent import AgentClient
-
         return AgentClient("127.0.0.1", self.port, self.token, **kwargs)  # type: ignore[arg-type]
 
     def log(self) -> str:
