@@ -243,7 +243,7 @@ def test_a_request_longer_than_the_agents_time_limit_is_refused(
 
 def test_importing_the_agent_and_its_command_does_not_import_torch() -> None:
     code = (
-        "import sys, prunefront.agent, prunefront.agent._command, prunefront.agent.__main__, "
+        "import sys, prunefront.agent, prunefront.commands._agent, prunefront.agent.__main__, "
         "prunefront.sensors; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
