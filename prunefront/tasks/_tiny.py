@@ -243,3 +243,9 @@ class TinyLstmTask(SupervisedTask):
             max_grad_norm=1.0,
             init_seed=init_seed,
         )
+
+
+# Their public home, where they were defined before moving here: ``search.run`` names the study of
+# a Task object after ``module:qualname``, so a study of ``TinyTask()`` keeps its name.
+for _tiny in (TinyTask, TinyConvTask, TinyLstmTask):
+    _tiny.__module__ = "prunefront.testing"
