@@ -33,6 +33,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check prunefront tests bench
 	$(VENV)/bin/ruff format --check prunefront tests bench
 	$(VENV)/bin/mypy prunefront
+	$(VENV)/bin/lint-imports
 
 test: lint
 	$(VENV)/bin/pytest -q

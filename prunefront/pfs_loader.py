@@ -8,7 +8,7 @@ Copy this one file next to your model code; it imports nothing from prunefront. 
     model.load_state_dict(load_pfs("trial-00017.pfs"))
 
 ``load_pfs`` returns the dense state dict (exact zeros restored, tied weights as one tensor) of
-a file written by ``prunefront train --save`` or a search trial (``RUN/artifacts/``); the
+a file written by ``prunefront train --checkpoint`` or a search trial (``RUN/artifacts/``); the
 file's metadata (task, width, sparsity, pattern, seed) is in ``read_pfs(path)[1]``. It reads
 container versions 1 and 2, every storage format (dense, bitmask, csr8/16/32, relidxB, nm,
 block) and dtype (float32, float16, bfloat16, int8 with per-channel scales).

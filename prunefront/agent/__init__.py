@@ -46,6 +46,7 @@ from prunefront.agent._protocol import (
     ProtocolError,
 )
 from prunefront.agent._runner import profile_onnx
+from prunefront.agent._serve import run_agent
 from prunefront.agent._server import AgentConfig, AgentServer, is_loopback
 from prunefront.agent._target import RemoteTarget, is_remote_target, parse_target
 from prunefront.agent._token import (
@@ -94,6 +95,7 @@ __all__ = [
     "profile_on_adb",
     "profile_onnx",
     "read_token",
+    "run_agent",
     "scan_onnx",
     "tool_for",
 ]

@@ -20,10 +20,15 @@ from prunefront.agent._adb import AdbDevice, AdbError
 from prunefront.agent._benchmarks import BenchmarkStats, parse_benchmark_model, parse_ort_perf_test
 from prunefront.agent._document import result_document
 from prunefront.errors import PrunefrontError
-from prunefront.sensors._battery import battery_power_w, check_discharging
-from prunefront.sensors._energy import EnergyResult
-from prunefront.sensors._measurement import Detail, Measurement
-from prunefront.sensors._sampled import SensorError, integrate_power
+from prunefront.sensors import (
+    Detail,
+    EnergyResult,
+    Measurement,
+    SensorError,
+    battery_power_w,
+    check_discharging,
+    integrate_power,
+)
 
 __all__ = ["AdbSettings", "BatteryTrace", "parse_battery_trace", "profile_on_adb", "tool_for"]
 

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from prunefront.agent._protocol import PROTOCOL_VERSION
-from prunefront.sensors._energy import EnergyResult
-from prunefront.sensors._measurement import Measurement
+from prunefront.sensors import EnergyResult, Measurement
 
 __all__ = ["result_document"]
 

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prunefront.errors import PrunefrontError
-from prunefront.sensors._energy import EnergySettings
-from prunefront.sensors._timing import LatencySettings
+from prunefront.sensors import EnergySettings, LatencySettings
 
 __all__ = [
     "DEFAULT_PORT",

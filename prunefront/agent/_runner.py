@@ -21,13 +21,17 @@ import numpy as np
 from prunefront.agent._document import result_document
 from prunefront.agent._info import describe_agent_device
 from prunefront.agent._protocol import InputSpec, ProfileRequest, ProtocolError
-from prunefront.sensors._discover import open_sensor
-from prunefront.sensors._energy import measure_energy
-from prunefront.sensors._measurement import Measurement
-from prunefront.sensors._memory import measure_process_peak_memory
-from prunefront.sensors._meter import EnergyMeter, UnavailableMeter
-from prunefront.sensors._sampled import SensorError
-from prunefront.sensors._timing import perf_counter_timer, time_interleaved
+from prunefront.sensors import (
+    EnergyMeter,
+    Measurement,
+    SensorError,
+    UnavailableMeter,
+    measure_energy,
+    measure_process_peak_memory,
+    open_sensor,
+    perf_counter_timer,
+    time_interleaved,
+)
 
 __all__ = ["profile_onnx"]
 

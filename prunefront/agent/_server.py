@@ -35,7 +35,7 @@ from prunefront.agent._protocol import (
 )
 from prunefront.agent._runner import profile_onnx
 from prunefront.errors import PrunefrontError
-from prunefront.sensors._discover import discover_sensors
+from prunefront.sensors import discover_sensors
 
 __all__ = ["AgentConfig", "AgentServer", "is_loopback"]
 

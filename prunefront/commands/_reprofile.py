@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from prunefront.commands._options import open_study_quietly
+
 __all__ = ["reprofile"]
 
 
@@ -47,10 +49,10 @@ def reprofile(
     from prunefront._output import emit_json, print_table, stderr_console
     from prunefront.config import RunConfig, TargetConfig
     from prunefront.errors import PrunefrontError
-    from prunefront.search._reprofile import plan_reprofile, run_reprofile
-    from prunefront.studies import STUDY_CONFIG, open_study
+    from prunefront.search import plan_reprofile, run_reprofile
+    from prunefront.studies import STUDY_CONFIG
 
-    loaded = open_study(study, storage=storage, run=run)
+    loaded = open_study_quietly(study, storage, run)
     stored = loaded.user_attrs.get(STUDY_CONFIG)
     if not isinstance(stored, dict):
         raise PrunefrontError(f"study {loaded.study_name!r} was not created by prunefront")

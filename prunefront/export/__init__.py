@@ -10,6 +10,7 @@ these files to devices.
 
 from __future__ import annotations
 
+from prunefront.export._checkpoint import CheckpointModel, model_from_checkpoint
 from prunefront.export._compress import (
     DECODABLE_FORMATS,
     CompressedTensor,
@@ -30,6 +31,7 @@ __all__ = [
     "DECODABLE_FORMATS",
     "EXPORTERS",
     "EXPORT_FORMATS",
+    "CheckpointModel",
     "CompressedTensor",
     "ExportVerification",
     "OnnxCheck",
@@ -40,5 +42,6 @@ __all__ = [
     "compress_onnx",
     "export_onnx",
     "export_trial",
+    "model_from_checkpoint",
     "trial_model",
 ]

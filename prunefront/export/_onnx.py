@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from prunefront.errors import PrunefrontError
+from prunefront.profilers import compare_outputs
 
 __all__ = ["EXPORTERS", "OnnxCheck", "OnnxExport", "OnnxInput", "compare_onnx", "export_onnx"]
 
@@ -224,8 +225,6 @@ def compare_onnx(
         PrunefrontError: ONNX Runtime cannot load or run the file (with its message).
     """
     import onnxruntime as ort
-
-    from prunefront.profilers import compare_outputs
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

@@ -27,10 +27,18 @@ from torch import nn
 
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
-from prunefront.pruning import load_sparse, save_sparse
-from prunefront.spaces import model_footprint
+from prunefront.export._checkpoint import model_from_checkpoint
+from prunefront.export._compress import compress_onnx
+from prunefront.export._onnx import export_onnx
+from prunefront.profilers import (
+    LatencySettings,
+    perf_counter_timer,
+    pinned_threads,
+    time_interleaved,
+)
+from prunefront.spaces import load_sparse, model_footprint, save_sparse
 from prunefront.studies import STUDY_CONFIG
-from prunefront.tasks import Task
+from prunefront.tasks import Task, resolve_task
 
 __all__ = ["EXPORT_FORMATS", "ExportVerification", "export_trial", "trial_model"]
 
@@ -91,8 +99,6 @@ def trial_model(
     ``task`` builds it (a Task object given to ``prunefront.search.run``); by default the
     study's task reference is resolved.
     """
-    from prunefront.search._worker import make_task
-
     trials = study.get_trials(deepcopy=False)
     if not 0 <= number < len(trials):
         raise PrunefrontError(f"--trial {number}: the study has trials 0..{len(trials) - 1}")
@@ -112,18 +118,14 @@ def trial_model(
         raise PrunefrontError(
             f"trial {number}'s weights {artifact} are missing; pass the run folder with --run"
         )
-    checkpoint = load_sparse(artifact)
-    model = (task if task is not None else make_task(config)).build(
-        float(trial.user_attrs["width"])
+    rebuilt = model_from_checkpoint(
+        artifact, task=task or _task(config), width=float(trial.user_attrs["width"])
     )
-    try:
-        model.load_state_dict(checkpoint.state_dict, strict=True)
-    except RuntimeError as error:
-        raise PrunefrontError(
-            f"{artifact} does not fit the task's model at width {trial.user_attrs['width']}: "
-            f"{str(error).splitlines()[0]}"
-        ) from None
-    return model.eval(), config, trial, artifact
+    return rebuilt.model, config, trial, artifact
+
+
+def _task(config: RunConfig) -> Task:
+    return resolve_task(config.task.ref, config.task.options)
 
 
 def _check_out(out: Path) -> None:
@@ -169,13 +171,6 @@ def _compare(reference: list[torch.Tensor], other: list[torch.Tensor]) -> tuple[
 
 def _latencies(runs: dict[str, Callable[[], object]], threads: int) -> dict[str, float]:
     """Median ms of each callable, timed interleaved (so load on the machine hits all alike)."""
-    from prunefront.profilers import (
-        LatencySettings,
-        perf_counter_timer,
-        pinned_threads,
-        time_interleaved,
-    )
-
     with pinned_threads(threads):
         stats = time_interleaved(
             runs,
@@ -228,8 +223,6 @@ def _run_onnx(path: Path, inputs: Sequence[torch.Tensor], threads: int) -> _Writ
 def _write_dense_onnx(
     model: nn.Module, inputs: Sequence[torch.Tensor], tmp: Path, threads: int
 ) -> _Written:
-    from prunefront.export._onnx import export_onnx
-
     written = export_onnx(model, inputs, tmp)
     reloaded = _run_onnx(tmp, inputs, threads)
     notes = (*written.notes, "ONNX stores weights densely: compare the file with dense_bytes")
@@ -240,9 +233,6 @@ def _write_compressed_onnx(
     model: nn.Module, inputs: Sequence[torch.Tensor], tmp: Path, threads: int, dtype: str
 ) -> _Written:
     import onnx
-
-    from prunefront.export._compress import compress_onnx
-    from prunefront.export._onnx import export_onnx
 
     dense_path = tmp.with_name(f"{tmp.name}.dense")
     try:
@@ -319,9 +309,7 @@ def export_trial(
         raise PrunefrontError(f"--format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")
     _check_out(out)
     model, config, trial, _ = trial_model(study, number, run_dir=run_dir, task=task)
-    from prunefront.search._worker import make_task
-
-    task = task if task is not None else make_task(config)
+    task = task if task is not None else _task(config)
     inputs = task.example_inputs(config.target.batch_size)
     reference = _outputs(model, inputs)
     footprint = model_footprint(
@@ -403,9 +391,7 @@ def _write_sparse(
         pattern=str(trial.user_attrs["pattern"]),
         exclude=config.space.schedule.exclude,
     )
-    reloaded = task.build(float(trial.user_attrs["width"]))
-    reloaded.load_state_dict(load_sparse(tmp).state_dict, strict=True)
-    reloaded.eval()
+    reloaded = model_from_checkpoint(tmp, task=task, width=float(trial.user_attrs["width"])).model
 
     def run() -> object:
         with torch.no_grad():

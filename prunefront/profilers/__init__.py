@@ -22,6 +22,7 @@ from prunefront.profilers._energy import (
     EnergyPolicy,
     EnergyResult,
     EnergySettings,
+    check_policy,
     measure_energy,
     select_energy_meter,
 )
@@ -57,16 +58,20 @@ from prunefront.profilers._strategies import (
     compare_outputs,
     prepare_strategy,
 )
-from prunefront.sensors._measurement import KINDS, Kind, Measurement, unit_of
-from prunefront.sensors._meter import (
+from prunefront.sensors import (
+    KINDS,
     Clock,
     EnergyMeter,
+    Kind,
+    Measurement,
     Meter,
+    RaplMeter,
+    RaplReader,
     SystemClock,
     UnavailableMeter,
     WindowProgress,
+    unit_of,
 )
-from prunefront.sensors._rapl import RaplMeter, RaplReader
 
 __all__ = [
     "ENERGY_POLICIES",
@@ -102,6 +107,7 @@ __all__ = [
     "SystemClock",
     "UnavailableMeter",
     "WindowProgress",
+    "check_policy",
     "compare_outputs",
     "cuda_event_timer",
     "describe_device",

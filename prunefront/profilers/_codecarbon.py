@@ -13,13 +13,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from prunefront.sensors._measurement import Detail, Measurement, energy_and_power
-from prunefront.sensors._meter import (
+from prunefront.sensors import (
     Clock,
+    Detail,
+    Measurement,
     SystemClock,
     WindowBook,
     WindowProgress,
     check_inferences,
+    energy_and_power,
 )
 
 __all__ = ["CodecarbonMeter", "codecarbon_version"]

@@ -26,10 +26,16 @@ from torch import nn
 from prunefront.profilers._device import parse_device
 from prunefront.profilers._latency import cuda_event_timer, perf_counter_timer, pinned_threads
 from prunefront.profilers._strategies import StrategySettings, prepare_strategy
-from prunefront.sensors._energy import EnergySettings, measure_energy
-from prunefront.sensors._measurement import Measurement
-from prunefront.sensors._meter import EnergyMeter
-from prunefront.sensors._timing import LatencySettings, Timer, median_ci95, time_interleaved
+from prunefront.sensors import (
+    EnergyMeter,
+    EnergySettings,
+    LatencySettings,
+    Measurement,
+    Timer,
+    measure_energy,
+    median_ci95,
+    time_interleaved,
+)
 
 __all__ = [
     "RatioEstimate",

@@ -18,8 +18,7 @@ from prunefront.profilers._nvml import (
     start_nvml,
 )
 from prunefront.profilers._strategies import semi_structured_support
-from prunefront.sensors import Ina3221Reader
-from prunefront.sensors._rapl import DEFAULT_POWERCAP_ROOT, RaplReader
+from prunefront.sensors import DEFAULT_POWERCAP_ROOT, Ina3221Reader, RaplReader
 
 __all__ = ["describe_device", "doctor_report", "parse_device"]
 

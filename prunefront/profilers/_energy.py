@@ -22,10 +22,19 @@ from prunefront.profilers._nvml import (
     shared_reader,
 )
 from prunefront.profilers._nvml_power import NvmlPowerMeter
-from prunefront.sensors import SensorError, open_sensor
-from prunefront.sensors._energy import EnergyResult, EnergySettings, measure_energy
-from prunefront.sensors._meter import Clock, EnergyMeter, UnavailableMeter
-from prunefront.sensors._rapl import DEFAULT_POWERCAP_ROOT, RaplMeter, RaplReader
+from prunefront.sensors import (
+    DEFAULT_POWERCAP_ROOT,
+    Clock,
+    EnergyMeter,
+    EnergyResult,
+    EnergySettings,
+    RaplMeter,
+    RaplReader,
+    SensorError,
+    UnavailableMeter,
+    measure_energy,
+    open_sensor,
+)
 
 __all__ = [
     "ENERGY_POLICIES",

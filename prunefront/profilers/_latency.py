@@ -15,12 +15,15 @@ from typing import Any
 import torch
 
 from prunefront.errors import PrunefrontError
-from prunefront.sensors._measurement import Measurement
-from prunefront.sensors._meter import Clock, SystemClock, WindowBook, check_inferences
-from prunefront.sensors._timing import (
+from prunefront.sensors import (
+    Clock,
     LatencySettings,
     LatencyStats,
+    Measurement,
+    SystemClock,
     Timer,
+    WindowBook,
+    check_inferences,
     perf_counter_timer,
     time_interleaved,
 )

@@ -28,8 +28,7 @@ from typing import Any
 
 import torch
 
-from prunefront.sensors._measurement import Measurement
-from prunefront.sensors._memory import measure_process_peak_memory
+from prunefront.sensors import Measurement, measure_process_peak_memory
 
 __all__ = ["measure_peak_memory"]
 

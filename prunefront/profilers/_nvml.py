@@ -22,13 +22,15 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from prunefront.sensors._measurement import Detail, Measurement, energy_and_power
-from prunefront.sensors._meter import (
+from prunefront.sensors import (
     Clock,
+    Detail,
+    Measurement,
     SystemClock,
     WindowBook,
     WindowProgress,
     check_inferences,
+    energy_and_power,
 )
 
 __all__ = [

@@ -16,13 +16,15 @@ import threading
 from dataclasses import dataclass, field, replace
 
 from prunefront.profilers._nvml import NvmlReader, _device_details
-from prunefront.sensors._measurement import Detail, Measurement, energy_and_power
-from prunefront.sensors._meter import (
+from prunefront.sensors import (
     Clock,
+    Detail,
+    Measurement,
     SystemClock,
     WindowBook,
     WindowProgress,
     check_inferences,
+    energy_and_power,
 )
 
 __all__ = ["NvmlPowerMeter"]

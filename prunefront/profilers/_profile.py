@@ -45,9 +45,7 @@ from prunefront.profilers._strategies import (
     flatten_rnns,
     prepare_strategy,
 )
-from prunefront.sensors._measurement import Measurement
-from prunefront.sensors._meter import EnergyMeter
-from prunefront.sensors._rapl import DEFAULT_POWERCAP_ROOT
+from prunefront.sensors import DEFAULT_POWERCAP_ROOT, EnergyMeter, Measurement
 
 __all__ = ["ProfileResult", "ProfileSettings", "StrategyOutcome", "profile_candidate"]
 

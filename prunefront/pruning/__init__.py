@@ -1,9 +1,8 @@
-"""Gradual magnitude pruning (Zhu & Gupta 2017): schedule, masks, pruner, strip and sparse files."""
+"""Gradual magnitude pruning (Zhu & Gupta 2017): schedule, masks, pruner and strip."""
 
 from __future__ import annotations
 
-from prunefront.pruning._io import SparseCheckpoint, load_sparse, save_sparse
-from prunefront.pruning._masks import global_unstructured_masks, magnitude_mask
+from prunefront.pruning._masks import global_unstructured_masks, magnitude_mask, zeros_for
 from prunefront.pruning._patterns import (
     BlockPattern,
     NMPattern,
@@ -35,18 +34,16 @@ __all__ = [
     "PolynomialDecay",
     "PrunableTarget",
     "SchedulePoint",
-    "SparseCheckpoint",
     "UnstructuredPattern",
     "default_schedule",
     "find_prunable",
     "global_unstructured_masks",
-    "load_sparse",
     "magnitude_mask",
     "magnitude_prune",
     "matrix_shape",
     "nm_matrix_shape",
     "parse_pattern",
-    "save_sparse",
     "sparsity_summary",
     "strip",
+    "zeros_for",
 ]

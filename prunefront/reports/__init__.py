@@ -12,8 +12,10 @@ from prunefront.reports._card import card_markdown, deployment_card, reproduce_c
 from prunefront.reports._frame import LARGE_SPARSE, SMALL_DENSE, StudyMeta, study_meta, trials_frame
 from prunefront.reports._hypervolume import HypervolumeInfo, hypervolume_history
 from prunefront.reports._iso import IsoCandidate, IsoRow, IsoSide, IsoTable, iso_footprint_table
+from prunefront.reports._json import dumps
 from prunefront.reports._pareto import PAIRWISE_AXES, ParetoInfo, pareto_info, pareto_mask
-from prunefront.reports._select import PREFERENCES, Binding, Requirements, Selection, select_trial
+from prunefront.reports._select import select_trial
+from prunefront.reports._selection import PREFERENCES, Binding, Requirements, Selection
 from prunefront.reports._summary import (
     Failure,
     Provenance,
@@ -24,8 +26,8 @@ from prunefront.reports._summary import (
 )
 from prunefront.reports._verdict import Verdict, verdict
 from prunefront.reports._views import ScatterView, scatter_views
-from prunefront.reports._write import ReportFiles, write_report
-from prunefront.studies._load import JOURNAL_NAME, mask_url, open_storage, open_study
+from prunefront.reports._write import ReportFiles, check_out_dir, write_report
+from prunefront.studies import JOURNAL_NAME, mask_url, open_storage, open_study
 
 __all__ = [
     "JOURNAL_NAME",
@@ -52,7 +54,9 @@ __all__ = [
     "Verdict",
     "build_report",
     "card_markdown",
+    "check_out_dir",
     "deployment_card",
+    "dumps",
     "hypervolume_history",
     "iso_footprint_table",
     "mask_url",

@@ -20,7 +20,7 @@ import pandas as pd
 from prunefront.errors import PrunefrontError
 from prunefront.reports._frame import StudyMeta
 from prunefront.reports._json import dumps
-from prunefront.reports._select import Selection
+from prunefront.reports._selection import Selection
 
 __all__ = ["card_markdown", "deployment_card", "reproduce_command", "write_card"]
 
@@ -55,7 +55,7 @@ def reproduce_command(row: pd.Series, meta: StudyMeta) -> str:
     It carries everything training depends on: the task with its ``[task] options``
     (``--task-option``), the candidate, the seed, the pruning schedule, the excluded layers, the
     training device, and — where training pruned past its target to fit the real bytes — the
-    budget's ``--format``, ``--dtype`` and the ``--max-bytes`` cap.
+    budget's ``--storage-format``, ``--dtype`` and the ``--max-bytes`` cap.
     """
     sparsity = _value(row, "sparsity_target")
     if sparsity is None:
@@ -95,7 +95,7 @@ def reproduce_command(row: pd.Series, meta: StudyMeta) -> str:
         # Training pruned past the target to fit real bytes: the same cap, in the same format.
         budget = meta.config.get("budget", {})
         budget = budget if isinstance(budget, dict) else {}
-        parts += ["--format", str(budget.get("format", "auto"))]
+        parts += ["--storage-format", str(budget.get("format", "auto"))]
         parts += ["--dtype", str(budget.get("dtype", "float32")), "--max-bytes", str(int(cap))]
     return shlex.join(parts)
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from prunefront.reports._frame import StudyMeta
-
-if TYPE_CHECKING:
-    from prunefront.reports._select import Binding, Selection
+from prunefront.reports._selection import Binding, Selection
 
 __all__ = ["describe_trial", "explain_choice", "explain_none"]
 

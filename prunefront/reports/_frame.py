@@ -25,7 +25,7 @@ import optuna
 import pandas as pd
 
 from prunefront.reports._target_frame import swap_target, target_inputs
-from prunefront.studies._schema import (
+from prunefront.studies import (
     STUDY_CONFIG,
     STUDY_DEVICE,
     STUDY_FINAL_LATENCY,

@@ -21,6 +21,7 @@ from prunefront.reports._frame import StudyMeta, study_meta, trials_frame
 from prunefront.reports._hypervolume import HypervolumeInfo, hypervolume_history
 from prunefront.reports._iso import IsoTable, iso_footprint_table
 from prunefront.reports._pareto import ParetoInfo, pareto_info
+from prunefront.reports._targets import targets_info
 from prunefront.reports._verdict import Verdict, verdict
 
 if TYPE_CHECKING:
@@ -344,8 +345,6 @@ def build_report(study: optuna.Study, target: str | None = None) -> ReportData:
         The report's data.
     """
     from dataclasses import replace
-
-    from prunefront.reports._targets import targets_info
 
     meta = study_meta(study, target)
     data = report_data(trials_frame(study, meta, target), meta)

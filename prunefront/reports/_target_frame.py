@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from prunefront.errors import PrunefrontError
-from prunefront.studies._targets import (
+from prunefront.studies import (
     SEARCH_TARGET,
     TargetProfile,
     TargetRecord,

@@ -19,8 +19,9 @@ import pandas as pd
 from prunefront.errors import PrunefrontError
 from prunefront.reports._frame import StudyMeta, study_meta, trials_frame
 from prunefront.reports._pareto import candidate_rows, pareto_info
-from prunefront.reports._select import Requirements, select_trial
-from prunefront.studies._targets import SEARCH_TARGET, target_records
+from prunefront.reports._select import select_trial
+from prunefront.reports._selection import Requirements
+from prunefront.studies import SEARCH_TARGET, target_records
 
 __all__ = ["TargetFront", "TargetsInfo", "WinRow", "targets_info"]
 

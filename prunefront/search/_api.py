@@ -16,6 +16,7 @@ import optuna
 
 from prunefront.config import RunConfig, load_config
 from prunefront.errors import PrunefrontError
+from prunefront.reports import build_report
 from prunefront.search._runner import SearchPlan, plan_search, run_search
 from prunefront.tasks import Task
 
@@ -86,6 +87,4 @@ def run(
     run_config = _config(config, task)
     plan = plan_search(run_config, workers=workers, task=task)
     study = run_search(plan, say=say or (lambda line: None))
-    from prunefront.reports import build_report
-
     return SearchResult(study=study, report=build_report(study), plan=plan)

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+import prunefront
 from prunefront.candidate import WarmKey
 from prunefront.config import RunConfig
 from prunefront.search._storage import file_lock
@@ -59,8 +60,6 @@ def task_identity(config: RunConfig, detail: str | None = None) -> str:
     between two runs in one folder does not reuse a warm-up of the old code. ``detail`` (a Task
     object's ``repr`` when one is given from Python) joins the hash.
     """
-    import prunefront
-
     doc = {
         "ref": config.task.ref,
         "options": config.task.options,

@@ -27,6 +27,16 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from prunefront.config import RunConfig
+from prunefront.export import trial_model
+from prunefront.profilers import (
+    LatencySettings,
+    UnavailableMeter,
+    energy_ratio,
+    latency_ratio,
+    select_energy_meter,
+    time_side_by_side,
+)
+from prunefront.search._worker import make_task
 from prunefront.studies import (
     STUDY_FINAL_LATENCY,
     STUDY_OBJECTIVES,
@@ -132,15 +142,6 @@ def finalize_study(
         and not _was_busy(study.user_attrs.get(STUDY_PAIR_LATENCY))
     ):
         return
-    from prunefront.export._trial import trial_model
-    from prunefront.profilers import (
-        LatencySettings,
-        UnavailableMeter,
-        energy_ratio,
-        latency_ratio,
-        select_energy_meter,
-        time_side_by_side,
-    )
 
     inputs: tuple[Any, ...] | None = None
 
@@ -148,8 +149,6 @@ def finalize_study(
         nonlocal inputs
         loaded, _, _, _ = trial_model(study, trial.number, run_dir=run_dir, task=task)
         if inputs is None:
-            from prunefront.search._worker import make_task
-
             the_task = task if task is not None else make_task(config)
             inputs = the_task.example_inputs(target.batch_size)
         return loaded, trial.user_attrs.get(TrialKey.LATENCY_STRATEGY)

@@ -24,7 +24,7 @@ from torch import nn
 
 from prunefront.candidate import Candidate, PruningSettings, StepHook, WarmStart, train_candidate
 from prunefront.config import RunConfig
-from prunefront.pruning import default_schedule, save_sparse
+from prunefront.pruning import default_schedule
 from prunefront.search._early import early_stop_hook
 from prunefront.search._gate import ProfileGate
 from prunefront.search._trials import (
@@ -35,7 +35,7 @@ from prunefront.search._trials import (
     running_twin,
     same_candidate,
 )
-from prunefront.spaces._search_space import SearchSpace
+from prunefront.spaces import SearchSpace, save_sparse
 from prunefront.studies import TRIAL_ATTRS, TrialKey, read_trial_attrs, set_trial_attrs
 from prunefront.tasks import Task
 

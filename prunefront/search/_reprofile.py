@@ -24,7 +24,11 @@ from optuna.trial import TrialState
 
 from prunefront.config import RunConfig, TargetConfig
 from prunefront.errors import PrunefrontError
+from prunefront.export import trial_model
+from prunefront.reports import build_report
+from prunefront.search._objective import _energy_per_inference
 from prunefront.search._trials import DUPLICATE_KEY
+from prunefront.search._worker import make_task, profile_function
 from prunefront.studies import (
     STUDY_CONFIG,
     TargetProfile,
@@ -117,7 +121,6 @@ def _parse_trials(text: str) -> str | list[int]:
 
 
 def _front(study: optuna.Study) -> list[int]:
-    from prunefront.reports import build_report
 
     return list(build_report(study).pareto.front)
 
@@ -216,7 +219,6 @@ def plan_reprofile(
 
 
 def _profile_record(number: int, profile: Any, seconds: float) -> TargetProfile:
-    from prunefront.search._objective import _energy_per_inference
 
     doc = profile.to_dict()
     latency, energy = doc["latency_ms"], doc["energy_mj"]
@@ -247,9 +249,6 @@ def run_reprofile(
     plan: ReprofilePlan, *, say: Callable[[str], None] = lambda _: None
 ) -> ReprofileResult:
     """Measure every planned trial not yet stored for the target, storing each when done."""
-    from prunefront.export._trial import trial_model
-    from prunefront.search._worker import make_task, profile_function
-
     study, record = plan.study, plan.record
     set_study_attrs(study, {target_key(record.name): record.to_dict()})
     task = make_task(plan.config)

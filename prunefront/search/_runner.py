@@ -25,6 +25,8 @@ from optuna.trial import TrialState
 
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
+from prunefront.profilers import UnavailableMeter, describe_device, select_energy_meter
+from prunefront.remote import check_agent
 from prunefront.search._cost import SearchCostTracker
 from prunefront.search._final import finalize_study
 from prunefront.search._progress import Progress, StudyWatcher, progress
@@ -45,7 +47,7 @@ from prunefront.search._worker import (
     restore_handlers,
     worker_loop,
 )
-from prunefront.studies._schema import STUDY_OBJECTIVES
+from prunefront.studies import STUDY_OBJECTIVES
 from prunefront.tasks import Task, check_task
 
 __all__ = [
@@ -87,7 +89,6 @@ def _energy_measurable(config: RunConfig) -> tuple[bool, str]:
         # The device's sensors are known only to the agent: energy joins the objectives when
         # asked for (objectives.energy = "always"); it is stored with every trial either way.
         return config.objectives.energy == "always", "the device's sensors are unknown here"
-    from prunefront.profilers import UnavailableMeter, select_energy_meter
 
     meter = select_energy_meter(target.device, "auto")
     if isinstance(meter, UnavailableMeter):
@@ -125,8 +126,6 @@ def plan_search(
         task: A Task object to search instead of resolving ``config.task.ref`` (one worker:
             other worker processes could not receive it).
     """
-    from prunefront.profilers import describe_device
-
     n_workers = workers if workers is not None else config.search.workers
     if n_workers < 1:
         raise PrunefrontError(f"--workers must be >= 1, got {n_workers}")
@@ -149,8 +148,6 @@ def plan_search(
     objectives = resolve_objectives(config)
     device = config.target.device
     if device.startswith("remote://"):  # the token and the agent, before any trial
-        from prunefront.remote import check_agent
-
         check_agent(device, token_file=config.target.token_file)
     description = (
         {"device": device}

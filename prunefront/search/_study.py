@@ -16,7 +16,7 @@ import optuna
 
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
-from prunefront.spaces._search_space import SearchSpace
+from prunefront.spaces import SearchSpace
 from prunefront.studies import StudyKey, TrialKey, mask_url, set_study_attrs, trial_attrs
 from prunefront.tasks import Task
 

@@ -27,15 +27,17 @@ from optuna.trial import TrialState
 from prunefront.candidate import build_model
 from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
+from prunefront.profilers import LatencySettings, ProfileSettings, profile_candidate
+from prunefront.remote import profile_remote
 from prunefront.search._cache import WarmStartCache, task_identity
 from prunefront.search._early import EarlyStop
 from prunefront.search._gate import ProfileGate
 from prunefront.search._objective import TrialContext, TrialFailed, library_versions, run_trial
 from prunefront.search._storage import BudgetLock
 from prunefront.search._trials import budget_used, claim, fail_and_retry, reap_dead_trials
-from prunefront.spaces._search_space import SearchSpace
+from prunefront.spaces import SearchSpace
 from prunefront.studies import TrialKey, set_trial_attrs
-from prunefront.tasks import Task
+from prunefront.tasks import Task, resolve_task
 
 __all__ = [
     "TrialEvent",
@@ -85,20 +87,7 @@ def trial_event(
 
 def make_task(config: RunConfig) -> Task:
     """The configured task, with ``[task] options`` passed to a built-in task's constructor."""
-    from prunefront.tasks import BUILTIN_TASKS, resolve_task
-    from prunefront.tasks._resolve import _builtin, check_task
-
-    if not config.task.options:
-        return resolve_task(config.task.ref)
-    if config.task.ref not in BUILTIN_TASKS:
-        raise PrunefrontError(
-            "task.options: only built-in tasks take options; configure your own task in its module"
-        )
-    try:
-        task = _builtin(config.task.ref)(**config.task.options)
-    except TypeError as error:
-        raise PrunefrontError(f"task.options: {error}") from None
-    return check_task(task, config.task.ref)
+    return resolve_task(config.task.ref, config.task.options)
 
 
 def profile_function(config: RunConfig) -> Callable[[torch.nn.Module, Task], Any]:
@@ -106,7 +95,6 @@ def profile_function(config: RunConfig) -> Callable[[torch.nn.Module, Task], Any
     target = config.target
 
     def profile(model: torch.nn.Module, task: Task) -> Any:
-        from prunefront.profilers import LatencySettings, ProfileSettings, profile_candidate
 
         settings = ProfileSettings(
             latency=LatencySettings(
@@ -115,8 +103,6 @@ def profile_function(config: RunConfig) -> Callable[[torch.nn.Module, Task], Any
         )
         model.eval()
         if target.device.startswith(("remote://", "adb://")):
-            from prunefront.remote import profile_remote
-
             # Unreachable devices raise RemoteUnavailable after bounded retries: the trial
             # fails with that reason and the search goes on.
             return profile_remote(

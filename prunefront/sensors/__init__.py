@@ -26,7 +26,15 @@ from prunefront.sensors._hwmon import (
     HwmonReader,
 )
 from prunefront.sensors._jetson import INPUT_RAILS, Ina3221Rail, Ina3221Reader, RailChoice
-from prunefront.sensors._measurement import KINDS, Detail, Kind, Measurement, unit_of
+from prunefront.sensors._measurement import (
+    KINDS,
+    UNITS,
+    Detail,
+    Kind,
+    Measurement,
+    energy_and_power,
+    unit_of,
+)
 from prunefront.sensors._memory import measure_process_peak_memory
 from prunefront.sensors._meter import (
     Clock,
@@ -34,7 +42,9 @@ from prunefront.sensors._meter import (
     Meter,
     SystemClock,
     UnavailableMeter,
+    WindowBook,
     WindowProgress,
+    check_inferences,
 )
 from prunefront.sensors._rapl import (
     DEFAULT_POWERCAP_ROOT,
@@ -53,6 +63,7 @@ from prunefront.sensors._timing import (
     LatencySettings,
     LatencyStats,
     Timer,
+    median_ci95,
     perf_counter_timer,
     time_interleaved,
 )
@@ -64,6 +75,7 @@ __all__ = [
     "DEFAULT_POWER_SUPPLY_ROOT",
     "INPUT_RAILS",
     "KINDS",
+    "UNITS",
     "BatteryReader",
     "BatteryReading",
     "Clock",
@@ -92,14 +104,18 @@ __all__ = [
     "SystemClock",
     "Timer",
     "UnavailableMeter",
+    "WindowBook",
     "WindowProgress",
     "battery_power_w",
     "check_discharging",
+    "check_inferences",
     "counter_delta",
     "discover_sensors",
+    "energy_and_power",
     "integrate_power",
     "measure_energy",
     "measure_process_peak_memory",
+    "median_ci95",
     "open_sensor",
     "perf_counter_timer",
     "time_interleaved",

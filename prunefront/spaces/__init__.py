@@ -3,7 +3,9 @@
 Footprint = bytes to store the weights: every prunable tensor in its storage format plus every
 other parameter dense. :func:`model_footprint` computes it analytically for a uniform sparsity
 (no weights read) or exactly from a model's zeros; :func:`feasible_sparsity` turns a memory budget
-into the interval of final sparsities that fit it at a width.
+into the interval of final sparsities that fit it at a width. :func:`save_sparse` writes a
+model's weights in those storage formats (a sparse weight file) and :func:`load_sparse` reads
+them back.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from prunefront.spaces._formats import (
     StorageFormat,
     parse_format,
 )
+from prunefront.spaces._io import SparseCheckpoint, load_sparse, save_sparse
 from prunefront.spaces._rounding import round_to_dtype
+from prunefront.spaces._search_space import SearchSpace
 
 __all__ = [
     "AutoFormat",
@@ -46,16 +50,20 @@ __all__ = [
     "NMFormat",
     "PaperFormat",
     "RelIdxFormat",
+    "SearchSpace",
+    "SparseCheckpoint",
     "StorageFormat",
     "TensorFootprint",
     "TensorLayout",
     "feasible_intervals",
     "feasible_sparsity",
+    "load_sparse",
     "model_footprint",
     "model_layout",
     "parse_dtype",
     "parse_format",
     "round_to_dtype",
+    "save_sparse",
     "tensor_bytes",
     "tensor_bytes_from_mask",
 ]

@@ -20,8 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from prunefront.pruning._patterns import BlockPattern, NMPattern, Pattern
-from prunefront.pruning._targets import matrix_shape, nm_matrix_shape
+from prunefront.pruning import BlockPattern, NMPattern, Pattern, matrix_shape, nm_matrix_shape
 from prunefront.spaces._dtypes import DType
 from prunefront.spaces._formats import (
     BitmaskFormat,

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from prunefront.errors import PrunefrontError
-from prunefront.pruning._patterns import Pattern, parse_pattern
+from prunefront.pruning import Pattern, parse_pattern
 from prunefront.spaces._dtypes import DType, parse_dtype
 from prunefront.spaces._footprint import ModelLayout, analytic_footprint_bytes, model_layout
 from prunefront.spaces._formats import StorageFormat, check_pattern, parse_format

@@ -16,8 +16,7 @@ import torch
 from torch import nn
 
 from prunefront.errors import PrunefrontError
-from prunefront.pruning._patterns import BlockPattern, NMPattern, Pattern, parse_pattern
-from prunefront.pruning._targets import find_prunable
+from prunefront.pruning import BlockPattern, NMPattern, Pattern, find_prunable, parse_pattern
 from prunefront.spaces._dtypes import DType, parse_dtype
 from prunefront.spaces._formats import (
     REPORTED_FORMATS,

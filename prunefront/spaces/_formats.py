@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prunefront.errors import PrunefrontError
-from prunefront.pruning._patterns import BlockPattern, NMPattern, Pattern
-from prunefront.pruning._targets import nm_matrix_shape
+from prunefront.pruning import BlockPattern, NMPattern, Pattern, nm_matrix_shape
 from prunefront.spaces._dtypes import DType
 
 __all__ = [

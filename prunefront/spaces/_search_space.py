@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from torch import nn
 
 from prunefront.errors import PrunefrontError
-from prunefront.pruning._patterns import parse_pattern
+from prunefront.pruning import parse_pattern
 from prunefront.spaces._dtypes import parse_dtype
 from prunefront.spaces._feasible import build_layout, feasible_on_layout
 from prunefront.spaces._footprint import ModelLayout, analytic_footprint_bytes

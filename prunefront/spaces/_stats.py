@@ -14,9 +14,14 @@ import numpy as np
 import torch
 
 from prunefront.errors import PrunefrontError
-from prunefront.pruning._masks import zeros_for
-from prunefront.pruning._patterns import BlockPattern, NMPattern, Pattern
-from prunefront.pruning._targets import matrix_shape, nm_matrix_shape
+from prunefront.pruning import (
+    BlockPattern,
+    NMPattern,
+    Pattern,
+    matrix_shape,
+    nm_matrix_shape,
+    zeros_for,
+)
 from prunefront.spaces._dtypes import DType
 from prunefront.spaces._formats import (
     AUTO_CANDIDATES,

@@ -16,6 +16,7 @@ import optuna
 from optuna.storages import BaseStorage
 
 from prunefront.errors import PrunefrontError
+from prunefront.studies._journal import RepairingJournalBackend
 
 __all__ = [
     "JOURNAL_NAME",
@@ -125,8 +126,6 @@ def _journal(path: Path, label: str) -> BaseStorage:
     if not path.is_file():
         raise PrunefrontError(f"{label}: no study journal at {path}")
     from optuna.storages import JournalStorage
-
-    from prunefront.studies._journal import RepairingJournalBackend
 
     try:
         return JournalStorage(RepairingJournalBackend(str(path)))

@@ -13,6 +13,7 @@ from prunefront.tasks._charlm_transformer import CharLmTransformer
 from prunefront.tasks._mnist1d import Mnist1dCnn
 from prunefront.tasks._resolve import BUILTIN_TASKS, check_task, resolve_task
 from prunefront.tasks._supervised import SupervisedTask, accuracy
+from prunefront.tasks._tiny import TinyConvTask, TinyLstmTask, TinyTask
 from prunefront.tasks._warm import (
     OnSnapshot,
     SupportsWarmStart,
@@ -31,6 +32,9 @@ __all__ = [
     "SupervisedTask",
     "SupportsWarmStart",
     "Task",
+    "TinyConvTask",
+    "TinyLstmTask",
+    "TinyTask",
     "TrainSnapshot",
     "accuracy",
     "check_task",

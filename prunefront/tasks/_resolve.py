@@ -10,7 +10,8 @@ import importlib
 import inspect
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from prunefront.errors import PrunefrontError
 from prunefront.tasks._base import Task
@@ -31,9 +32,8 @@ _METHODS = ("build", "total_steps", "train", "evaluate", "example_inputs")
 _ATTRIBUTES = ("name", "metric", "direction")
 
 
-def _builtin(name: str) -> Callable[[], Task]:
-    # Imported lazily: prunefront.testing imports this package, and users naming a built-in
-    # should not pay for the others' imports.
+def _builtin(name: str) -> Callable[..., Task]:
+    # Imported lazily: users naming a built-in should not pay for the others' imports.
     if name == "mnist1d-cnn":
         from prunefront.tasks._mnist1d import Mnist1dCnn
 
@@ -46,12 +46,12 @@ def _builtin(name: str) -> Callable[[], Task]:
         from prunefront.tasks._charlm_transformer import CharLmTransformer
 
         return CharLmTransformer
-    from prunefront import testing
+    from prunefront.tasks import _tiny
 
-    tiny: dict[str, Callable[[], Task]] = {
-        "tiny": testing.TinyTask,
-        "tiny-conv": testing.TinyConvTask,
-        "tiny-lstm": testing.TinyLstmTask,
+    tiny: dict[str, Callable[..., Task]] = {
+        "tiny": _tiny.TinyTask,
+        "tiny-conv": _tiny.TinyConvTask,
+        "tiny-lstm": _tiny.TinyLstmTask,
     }
     return tiny[name]
 
@@ -100,20 +100,37 @@ def _import(module_name: str) -> object:
         ) from exc
 
 
-def resolve_task(ref: str) -> Task:
-    """Return the Task named by ``ref``.
+def resolve_task(ref: str, options: Mapping[str, Any] | None = None) -> Task:
+    """Return the Task named by ``ref``, built with ``options``.
+
+    The one way search, export, profile, train and footprint turn a task reference (from
+    ``search.toml``, a checkpoint's metadata or the command line) into a Task.
 
     Args:
         ref: A built-in name (see ``BUILTIN_TASKS``) or ``package.module:attr``, where ``attr``
             (dots allowed) is a Task instance, a Task class, or a zero-argument callable that
             returns a Task. Modules in the current working directory can be imported.
+        options: Keyword arguments for a built-in task's constructor (``[task] options`` in
+            ``search.toml``, ``--task-option``, or ``task_options`` in a checkpoint).
 
     Raises:
         PrunefrontError: One line naming the unknown name, the module that failed to import
             (with the error's first line), the missing attribute, or what makes the object not
-            a Task.
+            a Task; options given to a task that is not a built-in, or that its constructor
+            does not take.
     """
     ref = ref.strip()
+    if options:
+        if ref not in BUILTIN_TASKS:
+            raise PrunefrontError(
+                "task.options: only built-in tasks take options; configure your own task in "
+                "its module"
+            )
+        try:
+            task = _builtin(ref)(**options)
+        except TypeError as error:
+            raise PrunefrontError(f"task.options: {error}") from None
+        return check_task(task, ref)
     if ref in BUILTIN_TASKS:
         return check_task(_builtin(ref)(), ref)
     module_name, sep, attr_path = ref.partition(":")

@@ -29,8 +29,8 @@ from prunefront.agent import (
     RemoteRejected,
     RemoteUnavailable,
 )
+from prunefront.commands import doctor, profile
 from prunefront.profilers import ProfileResult, ProfileSettings
-from prunefront.profilers._commands import doctor, profile
 from prunefront.remote import profile_remote
 from prunefront.sensors import LatencySettings, perf_counter_timer, time_interleaved
 from prunefront.testing import TinyConvTask
@@ -243,7 +243,7 @@ def test_a_request_longer_than_the_agents_time_limit_is_refused(
 
 def test_importing_the_agent_and_its_command_does_not_import_torch() -> None:
     code = (
-        "import sys, prunefront.agent, prunefront.agent._command, prunefront.agent.__main__, "
+        "import sys, prunefront.agent, prunefront.commands._agent, prunefront.agent.__main__, "
         "prunefront.sensors; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -30,7 +30,7 @@ from prunefront.agent import (
     read_token,
     scan_onnx,
 )
-from prunefront.agent._command import agent
+from prunefront.commands import agent
 from prunefront.errors import PrunefrontError
 from prunefront.export import export_onnx
 from prunefront.testing import TinyLstmTask

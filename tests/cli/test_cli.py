@@ -1,4 +1,4 @@
-"""The command line: JSON contracts, and one-line errors with exit code 2 for bad input."""
+"""The command line: JSON contracts, one-line errors with exit code 2, one spelling per flag."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+import prunefront
 from prunefront.cli import main
-from prunefront.pruning import PolynomialDecay, load_sparse
-from prunefront.spaces import model_footprint
+from prunefront.export import model_from_checkpoint
+from prunefront.pruning import PolynomialDecay
+from prunefront.spaces import load_sparse, model_footprint
 from prunefront.tasks import resolve_task
 
 
@@ -60,7 +62,17 @@ def test_footprint_json_has_the_contract_keys_and_budget_intervals(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     doc = run_json(
-        ["footprint", "--task", "tiny", "--width", "1.0", "--sparsity", "0.9", "--budget", "3000"],
+        [
+            "footprint",
+            "--task",
+            "tiny",
+            "--width",
+            "1.0",
+            "--sparsity",
+            "0.9",
+            "--max-bytes",
+            "3000",
+        ],
         capsys,
     )
     for key in ("params_total", "params_prunable", "params_nonzero", "format", "footprint_bytes"):
@@ -78,7 +90,9 @@ def test_footprint_json_has_the_contract_keys_and_budget_intervals(
     assert below.footprint_bytes > 3000
 
 
-def test_train_json_and_save_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_json_and_checkpoint_round_trip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "cand.pfs"
     doc = run_json(
         [
@@ -91,7 +105,7 @@ def test_train_json_and_save_round_trip(tmp_path: Path, capsys: pytest.CaptureFi
             "0.75",
             "--seed",
             "3",
-            "--save",
+            "--checkpoint",
             str(path),
         ],
         capsys,
@@ -109,7 +123,7 @@ def test_train_json_and_save_round_trip(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_train_max_bytes_holds_the_real_footprint(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["train", "--task", "tiny", "--sparsity", "0.8", "--format", "relidx4"]
+    args = ["train", "--task", "tiny", "--sparsity", "0.8", "--storage-format", "relidx4"]
     free = run_json(args, capsys)
     assert free["fit_note"] == ""
     cap = int(free["footprint_bytes"] * 0.99)
@@ -138,12 +152,12 @@ def test_two_four_pattern_is_trained_as_two_four(capsys: pytest.CaptureFixture[s
         (["train", "--task", "tiny", "--width", "1.5"], "width"),
         (["train", "--task", "tiny", "--sparsity", "1.0"], "sparsity"),
         (["train", "--task", "tiny", "--sparsity", "0.5", "--pattern", "3:2"], "3:2"),
-        (["train", "--task", "tiny", "--format", "zip"], "zip"),
+        (["train", "--task", "tiny", "--storage-format", "zip"], "zip"),
         (["train", "--task", "tiny", "--dtype", "float64"], "float64"),
         (["train", "--task", "tiny", "--sparsity", "0.5", "--max-bytes", "0"], "--max-bytes"),
         (["train", "--task", "tiny", "--max-bytes", "100"], "a dense candidate"),
         (["footprint", "--task", "tiny", "--dtype", "float64"], "float64"),
-        (["footprint", "--task", "tiny", "--budget", "-5"], "budget"),
+        (["footprint", "--task", "tiny", "--max-bytes", "-5"], "--max-bytes"),
         (
             ["schedule", "--final", "0.5", "--begin-step", "9", "--end-step", "3", "--steps", "0"],
             "end_step",
@@ -181,16 +195,26 @@ def test_failed_validation_writes_nothing(
 ) -> None:
     target = tmp_path / "out.pfs"
     code, _, _ = run(
-        ["train", "--task", "tiny", "--sparsity", "0.5", "--pattern", "3:2", "--save", str(target)],
+        [
+            "train",
+            "--task",
+            "tiny",
+            "--sparsity",
+            "0.5",
+            "--pattern",
+            "3:2",
+            "--checkpoint",
+            str(target),
+        ],
         capsys,
     )
     assert code == 2 and not target.exists()
     code, _, err = run(
-        ["train", "--task", "tiny", "--save", str(tmp_path / "missing" / "out.pfs")], capsys
+        ["train", "--task", "tiny", "--checkpoint", str(tmp_path / "missing" / "out.pfs")], capsys
     )
     assert code == 2 and "does not exist" in err
     code, _, err = run(
-        ["train", "--task", "tiny", "--max-bytes", "100", "--save", str(target)], capsys
+        ["train", "--task", "tiny", "--max-bytes", "100", "--checkpoint", str(target)], capsys
     )
     assert code == 2 and "has no pruning to fit with" in err  # refused before training
     assert list(tmp_path.iterdir()) == []
@@ -206,3 +230,96 @@ def test_console_script_prints_no_traceback() -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == "error: width must be in (0, 1], got 0.0"
+
+
+# --- one spelling per meaning; the old spellings still work, hidden from --help ---------------
+
+FOOTPRINT = ["footprint", "--task", "tiny", "--sparsity", "0.9", "--widths", "0.5,1.0"]
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0
+    assert out.strip() == f"prunefront {prunefront.__version__}"
+
+
+@pytest.mark.parametrize(
+    ("new", "old"),
+    [
+        (["--max-bytes", "3000"], ["--budget", "3000"]),
+        (["--storage-format", "csr16"], ["--format", "csr16"]),
+    ],
+)
+def test_footprint_old_spellings_give_the_same_document(
+    new: list[str], old: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_json([*FOOTPRINT, *old], capsys) == run_json([*FOOTPRINT, *new], capsys)
+
+
+def test_footprint_max_bytes_bounds_the_feasible_interval(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    doc = run_json([*FOOTPRINT, "--max-bytes", "3000"], capsys)
+    assert doc["budget_bytes"] == 3000
+    assert doc["feasible"]["1.0"]["min_sparsity"] > 0.0
+
+
+def test_train_old_spellings_write_the_same_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["train", "--task", "tiny", "--sparsity", "0.75", "--seed", "1"]
+    new = run_json(
+        [*base, "--storage-format", "csr16", "--checkpoint", str(tmp_path / "a.pfs")], capsys
+    )
+    old = run_json([*base, "--format", "csr16", "--save", str(tmp_path / "b.pfs")], capsys)
+    assert new["footprint_format"] == old["footprint_format"] == "csr16"
+    assert new["saved"]["bytes"] == old["saved"]["bytes"] > 0
+    assert load_sparse(tmp_path / "a.pfs").metadata == load_sparse(tmp_path / "b.pfs").metadata
+
+
+def test_old_and_new_spelling_that_disagree_is_one_line_exit_two(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run([*FOOTPRINT, "--max-bytes", "3000", "--budget", "4000"], capsys)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "--budget" in err and "--max-bytes" in err
+
+
+@pytest.mark.parametrize(
+    ("command", "shown", "hidden"),
+    [
+        ("footprint", ["--storage-format", "--max-bytes"], ["--format", "--budget"]),
+        ("train", ["--storage-format", "--checkpoint"], ["--format", "--save"]),
+        ("profile", ["--checkpoint"], ["--save"]),
+        ("export", ["--format"], ["--storage-format"]),
+        ("select", ["--max-bytes"], ["--budget"]),
+    ],
+)
+def test_help_shows_one_spelling_per_meaning(
+    command: str, shown: list[str], hidden: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run([command, "--help"], capsys)
+    assert code == 0
+    words = set(out.replace("│", " ").split())
+    assert set(shown) <= words
+    assert not set(hidden) & words
+
+
+def test_a_checkpoint_is_rebuilt_with_its_task_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # channel_multiple=1 gives the 0.3-wide MLP 19 hidden units; the default (8) gives 16.
+    path = tmp_path / "narrow.pfs"
+    run_json(
+        [
+            "train", "--task", "tiny", "--width", "0.3", "--sparsity", "0.5",
+            "--task-option", "channel_multiple=1", "--checkpoint", str(path),
+        ],
+        capsys,
+    )  # fmt: skip
+    assert load_sparse(path).metadata["task_options"] == {"channel_multiple": 1}
+    rebuilt = model_from_checkpoint(path)
+    first = next(m for m in rebuilt.model.modules() if hasattr(m, "out_features"))
+    assert first.out_features == 19
+    assert rebuilt.width == 0.3 and rebuilt.task.name == "tiny"

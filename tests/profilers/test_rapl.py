@@ -20,7 +20,7 @@ from prunefront.profilers import (
     profile_candidate,
     select_energy_meter,
 )
-from prunefront.profilers._rapl import counter_delta
+from prunefront.sensors import counter_delta
 from prunefront.testing import FakeClock, deny_reading, write_rapl_tree
 
 

@@ -8,8 +8,14 @@ import pytest
 import torch
 from torch import nn
 
-from prunefront.pruning import NMPattern, load_sparse, magnitude_mask, nm_matrix_shape, save_sparse
-from prunefront.spaces import model_footprint, tensor_bytes, tensor_bytes_from_mask
+from prunefront.pruning import NMPattern, magnitude_mask, nm_matrix_shape
+from prunefront.spaces import (
+    load_sparse,
+    model_footprint,
+    save_sparse,
+    tensor_bytes,
+    tensor_bytes_from_mask,
+)
 
 
 def _groups_along_input_channels(weight: torch.Tensor, m: int) -> torch.Tensor:

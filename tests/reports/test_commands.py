@@ -12,9 +12,9 @@ import typer
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
+from prunefront.commands import report, select
 from prunefront.errors import PrunefrontError
 from prunefront.reports import mask_url
-from prunefront.reports._commands import report, select
 
 XSS = "<script>alert(1)</script>"
 

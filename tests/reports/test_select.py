@@ -186,6 +186,6 @@ def test_reproduce_command_carries_the_byte_cap_of_a_fitted_trial() -> None:
     )
     assert reproduce_command(row, meta) == (
         "prunefront train --task tiny --width 1 --sparsity 0.8 --pattern unstructured --seed 0 "
-        "--format relidx4 --dtype float16 --max-bytes 4914"
+        "--storage-format relidx4 --dtype float16 --max-bytes 4914"
     )
     assert "--max-bytes" not in reproduce_command(row.drop("fit_note"), meta)

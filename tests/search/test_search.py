@@ -11,8 +11,8 @@ from optuna.trial import TrialState
 
 from prunefront.config import load_config
 from prunefront.errors import PrunefrontError
-from prunefront.pruning import load_sparse
 from prunefront.search import plan_search, run_search, study_status
+from prunefront.spaces import load_sparse
 from prunefront.spaces._search_space import SearchSpace
 from prunefront.studies import open_study
 

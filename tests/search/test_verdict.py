@@ -13,9 +13,8 @@ from optuna.trial import TrialState
 
 from prunefront.cli import main
 from prunefront.config import load_config
-from prunefront.reports import build_report, deployment_card, select_trial, study_meta
+from prunefront.reports import Requirements, build_report, deployment_card, select_trial, study_meta
 from prunefront.reports import trials_frame as frame_of
-from prunefront.reports._select import Requirements
 from prunefront.search import plan_search, run_search
 
 # Non-default task options and schedule: the card's command must carry both.

@@ -14,10 +14,10 @@ from optuna.trial import TrialState
 
 from prunefront.candidate import Candidate, PruningSettings, WarmKey, train_candidate
 from prunefront.config import load_config
-from prunefront.pruning import load_sparse
 from prunefront.search import plan_search, run_search
 from prunefront.search._cache import WarmStartCache
 from prunefront.search._worker import build_context
+from prunefront.spaces import load_sparse
 from prunefront.tasks import TrainSnapshot
 from prunefront.testing import TinyTask
 

@@ -187,3 +187,26 @@ def test_factory_that_fails_is_reported(
     )
     assert "RuntimeError: no GPU here" in _one_line_error(f"{name}:broken")
     assert "with no arguments failed: TypeError" in _one_line_error(f"{name}:make")
+
+
+def test_options_reach_a_built_in_task_s_constructor() -> None:
+    task = resolve_task("tiny", {"epochs": 3, "channel_multiple": 1})
+    assert isinstance(task, TinyTask)
+    assert task.total_steps() == 3 * 512 // 64  # three epochs of batch 64 over 512 points
+    first = next(m for m in task.build(0.3).modules() if hasattr(m, "out_features"))
+    assert first.out_features == 19  # 64 x 0.3, rounded to a multiple of 1, not of 8
+
+
+@pytest.mark.parametrize(
+    ("ref", "options", "needle"),
+    [
+        ("tiny", {"no_such_option": 1}, "no_such_option"),
+        ("prunefront.testing:TinyTask", {"epochs": 1}, "only built-in tasks take options"),
+    ],
+)
+def test_options_a_task_cannot_take_are_one_line_errors(
+    ref: str, options: dict[str, object], needle: str
+) -> None:
+    with pytest.raises(PrunefrontError, match=r"task\.options") as error:
+        resolve_task(ref, options)
+    assert needle in str(error.value) and "\n" not in str(error.value)

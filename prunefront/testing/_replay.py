@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from prunefront.profilers._nvml import NvmlUnsupported
-from prunefront.sensors._meter import Clock, SystemClock
+from prunefront.profilers import NvmlUnsupported
+from prunefront.sensors import Clock, SystemClock
 
 __all__ = [
     "FakeClock",

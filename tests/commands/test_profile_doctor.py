@@ -11,9 +11,9 @@ import typer
 from typer.testing import CliRunner
 
 import prunefront.tasks
+from prunefront.commands import doctor, profile
 from prunefront.errors import PrunefrontError
 from prunefront.profilers import NvmlUnavailable, PynvmlReader, doctor_report
-from prunefront.profilers._commands import doctor, profile
 from prunefront.testing import write_rapl_tree
 
 
@@ -135,7 +135,8 @@ def test_profile_json_of_a_pruned_builtin_task(app: typer.Typer) -> None:
     not hasattr(prunefront.tasks, "resolve_task"), reason="prunefront.tasks.resolve_task missing"
 )
 def test_profile_of_a_sparse_checkpoint_uses_its_metadata(app: typer.Typer, tmp_path: Path) -> None:
-    from prunefront.pruning import magnitude_prune, save_sparse
+    from prunefront.pruning import magnitude_prune
+    from prunefront.spaces import save_sparse
     from prunefront.tasks import resolve_task
 
     model = resolve_task("tiny-lstm").build(1.0)

@@ -1,4 +1,8 @@
-"""``prunefront export``: write a trial's model from its saved weights and verify it."""
+"""``prunefront export``: write a trial's model from its saved weights and verify it.
+
+``--format`` here is the file format (onnx, onnx-dense, pt, sparse); the weights' storage format
+is the study's. Torch, optuna and ONNX load inside the command.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from prunefront.commands._options import open_study_quietly
 
 __all__ = ["export"]
 
@@ -33,10 +39,9 @@ def export(
 ) -> None:
     """Export a trial without retraining, then verify outputs, size on disk and latency."""
     from prunefront._output import emit_json, print_table, stderr_console
-    from prunefront.export._trial import export_trial
-    from prunefront.studies import open_study
+    from prunefront.export import export_trial
 
-    loaded = open_study(study, storage=storage, run=run)
+    loaded = open_study_quietly(study, storage, run)
     result = export_trial(loaded, trial, fmt=fmt, out=out, run_dir=run, threads=threads)
     if as_json:
         emit_json(result.to_dict())

@@ -26,19 +26,26 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from prunefront.errors import PrunefrontError
-from prunefront.pruning._patterns import Pattern, parse_pattern
-from prunefront.pruning._targets import find_prunable
-
-if TYPE_CHECKING:
-    from prunefront.spaces._dtypes import DType
-    from prunefront.spaces._formats import StorageFormat
+from prunefront.pruning import Pattern, find_prunable, parse_pattern
+from prunefront.spaces._codecs import decode_tensor, encode_tensor
+from prunefront.spaces._dtypes import DType, parse_dtype
+from prunefront.spaces._formats import (
+    AutoFormat,
+    ConcreteFormat,
+    DenseFormat,
+    PaperFormat,
+    StorageFormat,
+    check_pattern,
+    parse_format,
+)
+from prunefront.spaces._stats import choose, exact_stats
 
 __all__ = ["SparseCheckpoint", "load_sparse", "save_sparse"]
 
@@ -100,18 +107,6 @@ def _encode_all(
     exclude: Sequence[str],
 ) -> tuple[str, list[list[Any]], list[bytes], dict[str, str]]:
     """(dtype name, header rows, payloads, aliases) of every unique state tensor."""
-    # Imported here: prunefront.spaces imports prunefront.pruning, whose __init__ imports us.
-    from prunefront.spaces._codecs import encode_tensor
-    from prunefront.spaces._dtypes import parse_dtype
-    from prunefront.spaces._formats import (
-        ConcreteFormat,
-        DenseFormat,
-        PaperFormat,
-        check_pattern,
-        parse_format,
-    )
-    from prunefront.spaces._stats import choose, exact_stats
-
     fmt = parse_format(fmt_text)
     dtype = parse_dtype(dtype_text)
     check_pattern(fmt, pattern)
@@ -258,10 +253,6 @@ def load_sparse(path: str | os.PathLike[str]) -> SparseCheckpoint:
         PrunefrontError: The file is missing, truncated, corrupt or not a sparse file; the
             message names the path.
     """
-    from prunefront.spaces._codecs import decode_tensor  # raises CorruptPayloadError(ValueError)
-    from prunefront.spaces._dtypes import parse_dtype
-    from prunefront.spaces._formats import AutoFormat, PaperFormat, parse_format
-
     file = Path(path)
     try:
         blob = file.read_bytes()

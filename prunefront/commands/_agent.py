@@ -1,7 +1,8 @@
-"""The ``prunefront agent`` command (registered on the CLI app by ``prunefront.cli``).
+"""``prunefront agent``: serve ONNX profiles on this device to a remote search.
 
 Importing this module imports typer but never torch: the agent runs on devices that have only
-numpy and ONNX Runtime (``python -m prunefront.agent`` does without typer too).
+numpy and ONNX Runtime (``python -m prunefront.agent`` does without typer too). The agent package
+loads inside the command, so ``prunefront --help`` does not pay for numpy.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from typing import Annotated
 
 import typer
 
-from prunefront.agent._protocol import DEFAULT_PORT
+DEFAULT_PORT = 8765
+"""``prunefront.agent.DEFAULT_PORT``, not imported: the agent package loads numpy (a test keeps
+them equal)."""
 
 __all__ = ["agent"]
 
@@ -47,7 +50,7 @@ def agent(
     ] = Path("/"),
 ) -> None:
     """Run the profiling agent on this device: serve ONNX profiles to a remote search."""
-    from prunefront.agent._serve import run_agent
+    from prunefront.agent import run_agent
 
     run_agent(
         host=host,

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from prunefront import pfs_loader
-from prunefront.pruning import load_sparse, magnitude_prune, save_sparse
+from prunefront.pruning import magnitude_prune
+from prunefront.spaces import load_sparse, save_sparse
 
 
 def _model(pattern: str, sparsity: float) -> nn.Module:

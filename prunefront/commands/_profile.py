@@ -1,21 +1,24 @@
-"""The ``profile`` and ``doctor`` commands (registered on the CLI app by ``prunefront.cli``).
+"""``prunefront profile``: latency, energy and peak memory of one candidate, here or on a device.
 
-Both validate first, then work; errors a user can cause are ``PrunefrontError`` (one line).
-With ``--json`` each prints exactly one JSON document; otherwise rich tables.
+It validates first, then works; errors a user can cause are ``PrunefrontError`` (one line).
+With ``--json`` it prints exactly one JSON document; otherwise rich tables.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from torch import nn
 
 from prunefront._output import emit_json, print_table, stderr_console
+from prunefront.commands._options import JsonOpt, PatternOpt
 from prunefront.errors import PrunefrontError
 
-__all__ = ["doctor", "profile"]
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["profile"]
 
 
 def _build_candidate(
@@ -27,37 +30,21 @@ def _build_candidate(
 ) -> tuple[Any, nn.Module, dict[str, Any]]:
     """Return (task, model, description) from the options or a sparse checkpoint."""
     from prunefront.candidate import Candidate, build_model
+    from prunefront.export import model_from_checkpoint
     from prunefront.pruning import magnitude_prune
     from prunefront.tasks import resolve_task
 
     if checkpoint is not None:
-        from prunefront.pruning import load_sparse
-
-        loaded = load_sparse(checkpoint)
-        meta = loaded.metadata
-        task_ref = task or meta.get("task")
-        if not task_ref or "width" not in meta:
-            raise PrunefrontError(
-                f"--checkpoint {checkpoint}: its metadata lacks 'task'/'width'; pass --task"
-            )
-        the_task = resolve_task(str(task_ref))
-        model = build_model(the_task, float(meta["width"]))
-        try:
-            model.load_state_dict(loaded.state_dict)
-        except RuntimeError as error:
-            first = str(error).strip().splitlines()[0]
-            raise PrunefrontError(
-                f"--checkpoint {checkpoint} does not fit task {the_task.name} at width "
-                f"{meta['width']}: {first}"
-            ) from error
+        rebuilt = model_from_checkpoint(checkpoint, task=task)
+        meta = rebuilt.metadata
         described = {
-            "task": the_task.name,
-            "width": float(meta["width"]),
+            "task": rebuilt.task.name,
+            "width": rebuilt.width,
             "sparsity": meta.get("sparsity"),
             "pattern": meta.get("pattern", "unstructured"),
             "checkpoint": str(checkpoint),
         }
-        return the_task, model, described
+        return rebuilt.task, rebuilt.model, described
     if task is None:
         raise PrunefrontError("--task is required unless --checkpoint is given")
     candidate = Candidate(width=width, sparsity=sparsity, pattern=pattern)
@@ -79,8 +66,7 @@ def _sizes(model: nn.Module, described: dict[str, Any]) -> dict[str, Any]:
     """The footprint model's bytes and the real size of the sparse weight file on disk."""
     import tempfile
 
-    from prunefront.pruning import save_sparse
-    from prunefront.spaces import model_footprint
+    from prunefront.spaces import model_footprint, save_sparse
 
     pattern = str(described.get("pattern") or "unstructured")
     footprint = model_footprint(model, pattern=pattern)  # exact: counts the model's zeros
@@ -163,9 +149,7 @@ def profile(
     sparsity: Annotated[
         float, typer.Option("--sparsity", help="One-shot magnitude sparsity in [0, 1).")
     ] = 0.0,
-    pattern: Annotated[
-        str, typer.Option("--pattern", help="unstructured, N:M (e.g. 2:4) or RxC (e.g. 4x4).")
-    ] = "unstructured",
+    pattern: PatternOpt = "unstructured",
     checkpoint: Annotated[
         Path | None, typer.Option("--checkpoint", help="A sparse weight file to profile.")
     ] = None,
@@ -189,15 +173,11 @@ def profile(
         str | None,
         typer.Option("--adb-binary", help="adb://: the benchmark binary's path on the device."),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print exactly one JSON document.")
-    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Measure latency, energy and peak memory of one candidate on this machine or a device."""
     from prunefront.agent import is_remote_target, parse_target
-    from prunefront.profilers._device import parse_device
-    from prunefront.profilers._energy import check_policy
-    from prunefront.profilers._profile import profile_candidate
+    from prunefront.profilers import check_policy, parse_device, profile_candidate
 
     if batch_size < 1:
         raise PrunefrontError(f"--batch-size must be >= 1, got {batch_size}")
@@ -245,52 +225,3 @@ def profile(
         emit_json(document)
         return
     _print_profile(document)
-
-
-def _how(text: str, detail: str) -> tuple[str, str]:
-    """Split ``"unavailable: reason"`` into (``unavailable``, reason) for the table."""
-    head, sep, reason = text.partition(": ")
-    return (head, reason) if sep and head == "unavailable" else (text, detail)
-
-
-def doctor(
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print exactly one JSON document.")
-    ] = False,
-) -> None:
-    """Say what this machine can measure (latency, energy, memory) and how."""
-    from prunefront.profilers._device import doctor_report
-
-    report = doctor_report()
-    if as_json:
-        emit_json(report)
-        return
-    cuda, nvml, rapl = report["cuda"], report["nvml"], report["rapl"]
-    gpus = ", ".join(
-        f"{d['name']} (sm {d['compute_capability']}, 2:4 kernels: "
-        + ", ".join(f"{k} {v.partition(':')[0]}" for k, v in d["semi_structured_2_4"].items())
-        + ")"
-        for d in cuda["devices"]
-    )
-    rows = [
-        ("torch", report["torch_version"], ""),
-        ("CPU", report["cpu"]["model"], f"{report['cpu']['logical_cpus']} logical CPUs"),
-        ("CUDA", gpus or "none", cuda["reason"] or ""),
-        ("CPU latency", report["latency"]["cpu"], ""),
-        ("GPU latency", report["latency"]["cuda"] or "-", ""),
-        ("CPU energy", *_how(report["energy"]["cpu"], ", ".join(rapl["zones"]))),
-        ("GPU energy", *_how(report["energy"]["cuda"], report["energy"]["cuda_device"] or "")),
-        ("NVML", "available" if nvml["available"] else "unavailable", nvml["reason"] or ""),
-        (
-            "codecarbon",
-            report["codecarbon"]["version"] or "not installed",
-            report["codecarbon"]["mode"],
-        ),
-        (
-            "CPU peak memory",
-            report["memory"]["cpu"],
-            "weights + the pass's peak allocations; the process peak is kept apart",
-        ),
-        ("GPU peak memory", report["memory"]["cuda"] or "-", ""),
-    ]
-    print_table("what this machine can measure", ["", "how", "detail"], rows)
