@@ -359,11 +359,31 @@ def _print_train_result(doc: dict) -> None:
     print_table("trained candidate", ["", "value"], rows)
 
 
+def _trials(text: str) -> int:
+    """``--trials N``: a positive integer, else the one-line error that names it."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise PrunefrontError(f"--trials must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise PrunefrontError(f"--trials must be a positive integer, got {value}")
+    return value
+
+
 @app.command()
 def search(
     config_path: Annotated[Path, typer.Argument(help="The run's search.toml.")],
     workers: Annotated[
         int | None, typer.Option("--workers", help="Worker processes on this machine.")
+    ] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(
+            "--trials",
+            metavar="N",
+            parser=_trials,
+            help="Trial budget instead of search.trials; a larger N extends a study.",
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -372,7 +392,7 @@ def search(
     from prunefront.search import Progress, TrialEvent, plan_search, run_search, study_status
 
     config = load_config(config_path)
-    plan = plan_search(config, workers=workers)
+    plan = plan_search(config, workers=workers, trials=trials)
 
     def say(line: str) -> None:
         stderr_console.print(line, markup=False, highlight=False)

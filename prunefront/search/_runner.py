@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ __all__ = [
     "resolve_objectives",
     "run_search",
     "run_worker",
+    "with_trials",
 ]
 
 
@@ -115,7 +116,11 @@ def resolve_objectives(config: RunConfig) -> tuple[str, ...]:
 
 
 def plan_search(
-    config: RunConfig, *, workers: int | None = None, task: Task | None = None
+    config: RunConfig,
+    *,
+    workers: int | None = None,
+    task: Task | None = None,
+    trials: int | None = None,
 ) -> SearchPlan:
     """Validate the whole run (task, budget, target, storage) without writing anything.
 
@@ -124,9 +129,15 @@ def plan_search(
         workers: Worker processes (default ``config.search.workers``).
         task: A Task object to search instead of resolving ``config.task.ref`` (one worker:
             other worker processes could not receive it).
+        trials: The study's trial budget instead of ``config.search.trials``: resuming a study
+            with a larger one runs the additional trials.
+
+    Raises:
+        PrunefrontError: ``trials`` is not a positive integer, or anything wrong with the run.
     """
     from prunefront.profilers import describe_device
 
+    config = with_trials(config, trials)
     n_workers = workers if workers is not None else config.search.workers
     if n_workers < 1:
         raise PrunefrontError(f"--workers must be >= 1, got {n_workers}")
@@ -169,6 +180,19 @@ def plan_search(
         pair_trials=pair_trials,
         task=task,
     )
+
+
+def with_trials(config: RunConfig, trials: int | None) -> RunConfig:
+    """``config`` with the trial budget ``trials`` (None: unchanged), as ``--trials`` gives it.
+
+    Raises:
+        PrunefrontError: ``trials`` is not a positive integer.
+    """
+    if trials is None:
+        return config
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise PrunefrontError(f"--trials must be a positive integer, got {trials!r}")
+    return replace(config, search=replace(config.search, trials=trials))
 
 
 def _open(plan: SearchPlan, worker: int) -> tuple[optuna.Study, BudgetLock, bool]:

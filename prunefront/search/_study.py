@@ -183,6 +183,17 @@ def _pair_seeds_of(stored: dict[str, Any]) -> int:
     return int(value)
 
 
+def _record_budget(study: optuna.Study, stored: dict[str, Any], trials: int) -> None:
+    """Store the budget a resumed run works to (``--trials`` or an edited search.toml).
+
+    ``status`` reads the budget from the stored configuration; ``search.trials`` is not part
+    of the study's identity, so a run may extend the study to more trials.
+    """
+    search = stored.get("search")
+    if isinstance(search, dict) and search.get("trials") != trials:
+        study.set_user_attr(STUDY_CONFIG, {**stored, "search": {**search, "trials": trials}})
+
+
 def create_or_resume(
     *,
     config: RunConfig,
@@ -232,6 +243,7 @@ def create_or_resume(
                 f"{list(space.widths)} (the footprint model changed?); its width_index would "
                 "mean other widths: continue under a new search.study_name"
             )
+        _record_budget(study, stored, config.search.trials)
         return study, False
     study = optuna.create_study(
         study_name=name,
