@@ -413,7 +413,8 @@ def search(
 
     resume = f"prunefront search {config_path}"
     try:
-        study = run_search(plan, say=say, on_event=on_event)
+        # Between trial ends, a line every 30 s says where the running trials are.
+        study = run_search(plan, say=say, on_event=on_event, on_tick=lambda now: say(now.line()))
     except KeyboardInterrupt:
         say(f"stopped; completed trials are kept. Resume with: {resume}")
         sys.exit(130)

@@ -27,7 +27,7 @@ from prunefront.config import RunConfig
 from prunefront.errors import PrunefrontError
 from prunefront.search._cost import SearchCostTracker
 from prunefront.search._final import finalize_study
-from prunefront.search._progress import Progress, StudyWatcher, progress
+from prunefront.search._progress import TICK_S, Progress, StudyWatcher, progress
 from prunefront.search._storage import BudgetLock, StorageSpec, open_storage, resolve_storage
 from prunefront.search._study import (
     create_or_resume,
@@ -274,6 +274,8 @@ def run_search(
     *,
     say: Callable[[str], None],
     on_event: Callable[[TrialEvent, Progress], None] | None = None,
+    on_tick: Callable[[Progress], None] | None = None,
+    tick_s: float = TICK_S,
 ) -> optuna.Study:
     """Create or resume the study and run ``plan.workers`` workers until done.
 
@@ -282,6 +284,9 @@ def run_search(
         say: Receives log lines (start, skipped widths, progress of worker processes).
         on_event: Receives each trial that ends, with the progress after it (with several
             workers, whichever worker ran it); without it, progress lines go to ``say``.
+        on_tick: Receives the progress, with each running trial's phase (``trial 7 training
+            40%``), after ``tick_s`` seconds without a progress line while trials run.
+        tick_s: Seconds of silence before ``on_tick``.
     """
     started = time.time()
     study, _, created = _open(plan, worker=0)  # an unreachable storage leaves no run folder
@@ -303,15 +308,27 @@ def run_search(
     if plan.dropped_widths:
         say(f"widths {list(plan.dropped_widths)} fit the budget at no sparsity and are skipped")
     if plan.workers == 1:
+        ticker = None
+        if on_tick is not None:  # its events are this worker's own; the ticker only ticks
+            # and need not look at the storage more often than it may tick
+            ticker = _watcher(
+                plan, started, used, None, on_tick=on_tick, tick_s=tick_s, every=tick_s
+            )
 
         def forward(event: TrialEvent) -> None:
             if on_event is not None:
                 on_event(event, progress(study, budget, started, used))
+            if ticker is not None:
+                ticker.reported()
 
-        run_worker(plan, 0, forward)
+        with ticker or contextlib.nullcontext():
+            run_worker(plan, 0, forward)
     else:
         report = on_event or (lambda event, now: say(now.line()))
-        _run_pool(plan, say=say, started=started, used=used, on_event=report)
+        watcher = _watcher(
+            plan, started, used, report, on_tick=on_tick, tick_s=tick_s, every=min(2.0, tick_s)
+        )
+        _run_pool(plan, say=say, watcher=watcher)
     _finalize_when_done(study, plan, say)
     return study
 
@@ -326,23 +343,31 @@ def _finalize_when_done(study: optuna.Study, plan: SearchPlan, say: Callable[[st
     finalize_study(study, plan.config, plan.run_dir, say=say, task=plan.task)
 
 
-def _run_pool(
+def _watcher(
     plan: SearchPlan,
-    *,
-    say: Callable[[str], None],
     started: float,
     used: int,
-    on_event: Callable[[TrialEvent, Progress], None],
-) -> None:
-    """Worker 0 in this process, workers 1..K-1 spawned; a watcher reports every trial."""
-    watcher = StudyWatcher(
+    on_event: Callable[[TrialEvent, Progress], None] | None,
+    *,
+    on_tick: Callable[[Progress], None] | None,
+    tick_s: float,
+    every: float,
+) -> StudyWatcher:
+    return StudyWatcher(
         plan.storage,
         plan.config.study_name(),
         budget=plan.config.search.trials,
         started=started,
         done_at_start=used,
         on_event=on_event,
+        interval_s=every,
+        on_tick=on_tick,
+        tick_s=tick_s,
     )
+
+
+def _run_pool(plan: SearchPlan, *, say: Callable[[str], None], watcher: StudyWatcher) -> None:
+    """Worker 0 in this process, workers 1..K-1 spawned; ``watcher`` reports every trial."""
     context = multiprocessing.get_context("spawn")
     helpers = [
         context.Process(target=_worker_process, args=(plan, i), name=f"prunefront-worker-{i}")
