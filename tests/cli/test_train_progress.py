@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sys
@@ -10,10 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from prunefront.candidate import TrainTick
+from prunefront.candidate import Candidate, TrainTick, train_candidate
 from prunefront.cli import main
-from prunefront.commands._train_progress import INTERVAL_ENV, LineProgress
+from prunefront.commands._train_progress import INTERVAL_ENV, LineProgress, train_progress
 from prunefront.testing import TinyTask
 
 LINE = re.compile(
@@ -120,3 +122,15 @@ def test_eta_extrapolates_the_pace_since_the_first_step_seen() -> None:
         "step 51/100 (51%), sparsity 0.250, loss 1.4, ETA 0m49s",
         "step 56/100 (56%), sparsity 0.250, loss 1.6, ETA 0m44s",
     ]
+
+
+def test_on_a_terminal_a_bar_shows_the_steps_sparsity_and_loss() -> None:
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=120)
+    task = TinyTask(epochs=2)
+    with train_progress(terminal) as on_progress:
+        train_candidate(task, Candidate(width=1.0, sparsity=0.5), on_progress=on_progress)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue()).replace("\r", "\n")
+    total = task.total_steps()
+    last = [line for line in plain.splitlines() if line.strip()][-1]
+    assert f"{total}/{total}" in last and "sparsity 0.500" in last and "loss " in last
