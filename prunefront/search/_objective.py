@@ -269,6 +269,7 @@ _NOT_COPIED = frozenset(
         "gate_wait_seconds",
         "train_seconds",
         "profile_seconds",
+        "phase",
     }
 )
 """What a duplicate does not take from the trial it repeats: its own identity, provenance and
