@@ -3,9 +3,10 @@
 A worker writes the user attribute ``phase`` of its running trial as the trial moves on:
 ``training 40%``, ``evaluating``, ``profiling``. Stored with the trial, it is seen by the
 process that shows progress whichever worker (or machine) runs the trial, and by
-``optuna-dashboard``. A change of phase is written at once; the training percentage at most
-every ``PHASE_WRITE_S`` seconds, so that a long training writes a handful of records, not one
-per step. A finished trial keeps the last phase it reached (where a failed one stopped).
+``optuna-dashboard``. A change of phase is written at once; the training percentage at each
+quarter of training and otherwise at most every ``PHASE_WRITE_S`` seconds, so that a long
+training writes a handful of records, not one per step, and a short one still shows how far
+it got. A finished trial keeps the last phase it reached (where a failed one stopped).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ PHASE_WRITE_S = 10.0
 
 
 class TrialPhase:
-    """Writes the ``phase`` of one running trial: at once on a change, throttled in training.
+    """Writes the ``phase`` of one running trial: at once on a change; in training, at each
+    quarter and otherwise at most every ``min_interval_s``.
 
     Args:
         trial: The running trial.
@@ -50,6 +52,7 @@ class TrialPhase:
         self._name = ""
         self._text = ""
         self._written = float("-inf")
+        self._percent = 0
 
     def set(self, name: str, detail: str = "") -> None:
         """Enter phase ``name`` (written at once unless it is the phase already written)."""
@@ -65,9 +68,13 @@ class TrialPhase:
         if done >= tick.total_steps:
             self.set("evaluating")
             return
-        if self._name == "training" and self._clock() - self._written < self._interval_s:
+        percent = 100 * done // max(tick.total_steps, 1)
+        quarter = percent // 25 > self._percent // 25
+        recent = self._clock() - self._written < self._interval_s
+        if self._name == "training" and recent and not quarter:
             return
-        self.set("training", f"{100 * done // max(tick.total_steps, 1)}%")
+        self._percent = percent
+        self.set("training", f"{percent}%")
 
 
 def running_phases(trials: Sequence[FrozenTrial]) -> tuple[str, ...]:

@@ -39,21 +39,32 @@ class _Recorder:
         self.writes.append(value)
 
 
-def test_a_phase_change_is_written_at_once_and_the_percentage_at_most_every_interval() -> None:
+def test_a_phase_change_is_written_at_once_and_the_percentage_at_quarters_or_intervals() -> None:
     trial, now = _Recorder(), [0.0]
-    phase = TrialPhase(trial, min_interval_s=10.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    phase = TrialPhase(trial, min_interval_s=4.0, clock=lambda: now[0])  # type: ignore[arg-type]
     phase.set("training", "0%")
     for step in range(100):
         now[0] = step * 0.25  # 25 s of training, 4 steps a second
         phase.training(TrainTick(step, 100, 0.0, None))
     phase.set("profiling")
-    # 10 s = 40 steps between percentage writes; the last step ends training at once.
+    # 4 s = 16 steps after the last write, or a quarter of training reached; the last step
+    # ends training at once.
+    percentages = ["0%", "17%", "25%", "41%", "50%", "66%", "75%", "91%"]
+    assert trial.writes == [f"training {p}" for p in percentages] + ["evaluating", "profiling"]
+
+
+def test_a_short_training_still_shows_its_quarters() -> None:
+    trial = _Recorder()
+    phase = TrialPhase(trial, min_interval_s=3600.0)  # type: ignore[arg-type]
+    phase.set("training", "0%")
+    for step in range(40):
+        phase.training(TrainTick(step, 40, 0.0, None))
     assert trial.writes == [
         "training 0%",
-        "training 41%",
-        "training 81%",
+        "training 25%",
+        "training 50%",
+        "training 75%",
         "evaluating",
-        "profiling",
     ]
 
 
