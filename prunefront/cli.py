@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from prunefront._output import emit_json, print_table, stderr_console
+from prunefront.commands._trials import parse_trials
 from prunefront.errors import PrunefrontError
 
 __all__ = ["app", "main"]
@@ -359,17 +360,6 @@ def _print_train_result(doc: dict) -> None:
     print_table("trained candidate", ["", "value"], rows)
 
 
-def _trials(text: str) -> int:
-    """``--trials N``: a positive integer, else the one-line error that names it."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise PrunefrontError(f"--trials must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise PrunefrontError(f"--trials must be a positive integer, got {value}")
-    return value
-
-
 @app.command()
 def search(
     config_path: Annotated[Path, typer.Argument(help="The run's search.toml.")],
@@ -381,7 +371,7 @@ def search(
         typer.Option(
             "--trials",
             metavar="N",
-            parser=_trials,
+            parser=parse_trials,
             help="Trial budget instead of search.trials; a larger N extends a study.",
         ),
     ] = None,
