@@ -26,13 +26,22 @@ from prunefront.pruning import (
     sparsity_summary,
 )
 from prunefront.spaces import model_footprint, parse_dtype, parse_format, round_to_dtype
-from prunefront.tasks import Task, TrainSnapshot, check_width, supports_warm_start
+from prunefront.tasks import (
+    OnLoss,
+    Task,
+    TrainSnapshot,
+    check_width,
+    reports_loss,
+    supports_warm_start,
+)
 
 __all__ = [
     "Candidate",
+    "OnProgress",
     "PruningSettings",
     "StepHook",
     "TrainResult",
+    "TrainTick",
     "WarmKey",
     "WarmSlot",
     "WarmStart",
@@ -43,6 +52,29 @@ __all__ = [
 ]
 
 StepHook = Callable[[int, nn.Module], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainTick:
+    """Where training stands after one optimizer step: what a progress display shows.
+
+    Attributes:
+        step: 0-based index of the step just taken (a warm-started run begins past 0).
+        total_steps: The task's optimizer steps.
+        sparsity: Sparsity of the prunable weights at the last mask update (0 before pruning
+            begins and for a small-dense candidate).
+        loss: This step's training loss, or None when the task does not report it
+            (``reports_loss``).
+    """
+
+    step: int
+    total_steps: int
+    sparsity: float
+    loss: float | None
+
+
+OnProgress = Callable[[TrainTick], None]
+"""Receives a ``TrainTick`` after every optimizer step (after the pruner and any step hook)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -261,6 +293,7 @@ def train_candidate(
     step_hook: StepHook | None = None,
     warm_start: WarmStart | None = None,
     max_bytes: int | None = None,
+    on_progress: OnProgress | None = None,
 ) -> tuple[nn.Module, TrainResult]:
     """Build ``candidate``, train it with the gradual pruner, evaluate and size it.
 
@@ -286,6 +319,8 @@ def train_candidate(
             Positions do not matter to the other formats, so they never need it. A cap the
             footprint already rules out is not refused here (a search records the trained
             model's real bytes); call :func:`check_max_bytes` first to refuse it.
+        on_progress: Receives a ``TrainTick`` after every step (step, sparsity, loss where the
+            task reports it); it should return quickly, e.g. render only every few seconds.
 
     Returns:
         The trained (stripped, ordinary) model on the CPU and its ``TrainResult``.
@@ -317,6 +352,9 @@ def train_candidate(
             on_step = fit.wrap(on_step)
     if step_hook is not None:
         on_step = _chain(on_step, step_hook, model)
+    on_loss: OnLoss | None = None
+    if on_progress is not None:
+        on_step, on_loss = _ticking(on_step, on_progress, pruner, task, reports_loss(task))
     key = WarmKey(
         width=candidate.width,
         seed=seed,
@@ -327,7 +365,14 @@ def train_candidate(
     started = time.perf_counter()
     with deterministic_cuda(device):
         warm = _train(
-            task, model, on_step=on_step, device=device, seed=seed, key=key, store=warm_start
+            task,
+            model,
+            on_step=on_step,
+            device=device,
+            seed=seed,
+            key=key,
+            store=warm_start,
+            on_loss=on_loss,
         )
         train_seconds = time.perf_counter() - started
         if pruner is not None:
@@ -490,10 +535,13 @@ def _train(
     seed: int,
     key: WarmKey,
     store: WarmStart | None,
+    on_loss: OnLoss | None = None,
 ) -> str:
     """Train ``model``, warm-started from ``store`` where possible; returns hit, miss or off."""
+    # Only a task that takes ``on_loss`` is given it (``_ticking`` checked): user tasks need not.
+    extra: dict[str, Any] = {} if on_loss is None else {"on_loss": on_loss}
     if store is None or key.snapshot_step < 0 or not supports_warm_start(task):
-        task.train(model, on_step=on_step, device=device, seed=seed)
+        task.train(model, on_step=on_step, device=device, seed=seed, **extra)
         return "off"
     with store.open(key) as slot:
         snapshot = slot.snapshot
@@ -505,9 +553,10 @@ def _train(
                 seed=seed,
                 snapshot_at=key.snapshot_step,
                 on_snapshot=slot.save,
+                **extra,
             )
             return "miss"
-    task.train(model, on_step=on_step, device=device, seed=seed, resume=snapshot)
+    task.train(model, on_step=on_step, device=device, seed=seed, resume=snapshot, **extra)
     return "hit"
 
 
@@ -556,3 +605,25 @@ def _chain(first: Callable[[int], None], hook: StepHook, model: nn.Module) -> Ca
         hook(step, model)
 
     return on_step
+
+
+def _ticking(
+    on_step: Callable[[int], None],
+    on_progress: OnProgress,
+    pruner: GradualPruner | None,
+    task: Task,
+    with_loss: bool,
+) -> tuple[Callable[[int], None], OnLoss | None]:
+    """``on_step`` followed by a ``TrainTick``; and the ``on_loss`` that fills in its loss."""
+    total = task.total_steps()
+    loss: list[float | None] = [None]
+
+    def on_loss(step: int, value: float) -> None:
+        loss[0] = value
+
+    def on_step_then_tick(step: int) -> None:
+        on_step(step)
+        sparsity = pruner.current_sparsity if pruner is not None else 0.0
+        on_progress(TrainTick(step, total, sparsity, loss[0]))
+
+    return on_step_then_tick, (on_loss if with_loss else None)

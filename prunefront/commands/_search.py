@@ -10,6 +10,7 @@ import typer
 
 from prunefront._output import emit_json, stderr_console
 from prunefront.commands._options import JsonOpt, quiet_optuna
+from prunefront.commands._trials import parse_trials
 
 __all__ = ["search"]
 
@@ -19,6 +20,15 @@ def search(
     workers: Annotated[
         int | None, typer.Option("--workers", help="Worker processes on this machine.")
     ] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(
+            "--trials",
+            metavar="N",
+            parser=parse_trials,
+            help="Trial budget instead of search.trials; a larger N extends a study.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run (or resume) a search; the same command on another machine joins a PostgreSQL study."""
@@ -27,7 +37,7 @@ def search(
 
     quiet_optuna()
     config = load_config(config_path)
-    plan = plan_search(config, workers=workers)
+    plan = plan_search(config, workers=workers, trials=trials)
 
     def say(line: str) -> None:
         stderr_console.print(line, markup=False, highlight=False)
@@ -48,7 +58,8 @@ def search(
 
     resume = f"prunefront search {config_path}"
     try:
-        study = run_search(plan, say=say, on_event=on_event)
+        # Between trial ends, a line every 30 s says where the running trials are.
+        study = run_search(plan, say=say, on_event=on_event, on_tick=lambda now: say(now.line()))
     except KeyboardInterrupt:
         say(f"stopped; completed trials are kept. Resume with: {resume}")
         sys.exit(130)

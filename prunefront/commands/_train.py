@@ -80,8 +80,13 @@ def train(
     scope: Annotated[str, typer.Option("--scope", help="layer or global ranking.")] = "layer",
     as_json: JsonOpt = False,
 ) -> None:
-    """Train one candidate with gradual pruning, evaluate it and report its footprint."""
+    """Train one candidate with gradual pruning, evaluate it and report its footprint.
+
+    Progress goes to stderr: a bar on a terminal, else a line every PRUNEFRONT_PROGRESS_S
+    seconds (default 5).
+    """
     from prunefront.candidate import Candidate, PruningSettings, check_max_bytes, train_candidate
+    from prunefront.commands._train_progress import train_progress
     from prunefront.config import ScheduleConfig, TaskConfig
     from prunefront.spaces import save_sparse
     from prunefront.tasks import resolve_task
@@ -117,9 +122,16 @@ def train(
     the_task = resolve_task(configured.ref, configured.options)
     if max_bytes is not None:
         check_max_bytes(the_task, candidate, settings, max_bytes)
-    model, result = train_candidate(
-        the_task, candidate, seed=seed, device=device, settings=settings, max_bytes=max_bytes
-    )
+    with train_progress() as on_progress:  # stderr only: --json keeps stdout one document
+        model, result = train_candidate(
+            the_task,
+            candidate,
+            seed=seed,
+            device=device,
+            settings=settings,
+            max_bytes=max_bytes,
+            on_progress=on_progress,
+        )
     if max_bytes is not None and result.footprint_bytes > max_bytes:
         why = result.fit_note or "a dense candidate has no pruning to fit with (give --sparsity)"
         raise PrunefrontError(

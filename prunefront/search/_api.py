@@ -68,6 +68,7 @@ def run(
     *,
     task: Task | None = None,
     workers: int | None = None,
+    trials: int | None = None,
     say: Callable[[str], None] | None = None,
 ) -> SearchResult:
     """Run (or resume) a search and return its study and report data.
@@ -78,13 +79,15 @@ def run(
         task: A Task object to search; it replaces ``config``'s task reference, which then only
             names the study (default: the object's ``module:Class``).
         workers: Worker processes (default ``search.workers``; one with a Task object).
+        trials: The trial budget (default ``search.trials``): run again with a larger one to
+            extend a finished study by the difference.
         say: Receives the log lines the CLI prints (default: silent).
 
     Raises:
-        PrunefrontError: Anything wrong with the configuration or the task, before anything
-            is written.
+        PrunefrontError: Anything wrong with the configuration, ``trials`` or the task, before
+            anything is written.
     """
     run_config = _config(config, task)
-    plan = plan_search(run_config, workers=workers, task=task)
+    plan = plan_search(run_config, workers=workers, task=task, trials=trials)
     study = run_search(plan, say=say or (lambda line: None))
     return SearchResult(study=study, report=build_report(study), plan=plan)

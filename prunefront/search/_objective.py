@@ -27,6 +27,7 @@ from prunefront.config import RunConfig
 from prunefront.pruning import default_schedule
 from prunefront.search._early import early_stop_hook
 from prunefront.search._gate import ProfileGate
+from prunefront.search._phase import TrialPhase
 from prunefront.search._trials import (
     DUPLICATE_KEY,
     FREE_DUPLICATE_KEY,
@@ -200,6 +201,8 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
         return _take_results(ctx, trial, earlier)
     torch.set_num_threads(ctx.train_threads)
     ctx.gate.take_waited()
+    phase = TrialPhase(trial)
+    phase.set("training", "0%")
     model, result = train_candidate(
         ctx.task,
         Candidate(width=width, sparsity=sparsity, pattern=pattern),
@@ -209,6 +212,7 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
         step_hook=_hooks(ctx, trial, sparsity, predicted),
         warm_start=ctx.warm_start,
         max_bytes=cap,
+        on_progress=phase.training,
     )
     _store_training(trial, result, ctx)
     if ctx.gate.enabled:
@@ -244,6 +248,7 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
         },
     )
     set_trial_attrs(trial, {TrialKey.ARTIFACT: str(artifact), TrialKey.FILE_BYTES: file_bytes})
+    phase.set("profiling")
     started = time.perf_counter()
     with ctx.gate.profiling():
         profile = ctx.profile(model, ctx.task)
@@ -267,6 +272,7 @@ _NOT_COPIED = frozenset(
         TrialKey.GATE_WAIT_SECONDS,
         TrialKey.TRAIN_SECONDS,
         TrialKey.PROFILE_SECONDS,
+        TrialKey.PHASE,
     }
 )
 """What a duplicate does not take from the trial it repeats: its own identity, provenance and

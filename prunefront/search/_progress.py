@@ -3,7 +3,8 @@
 With one worker, its own trials are reported as they end. With several, trials end in other
 processes (or on other machines): ``StudyWatcher`` reads the study from its own storage handle
 every few seconds, on a thread of the process that shows progress, and reports each trial that
-ended since the last look, whoever ran it.
+ended since the last look, whoever ran it. Between trial ends, it can also report every
+``tick_s`` seconds where the running trials are (their ``phase``, see ``_phase``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from prunefront.search._phase import running_phases
 from prunefront.search._storage import StorageSpec, open_storage
 from prunefront.search._trials import (
     DUPLICATE_KEY,
@@ -26,12 +28,19 @@ from prunefront.search._trials import (
 )
 from prunefront.search._worker import TrialEvent, trial_event
 
-__all__ = ["Progress", "StudyWatcher", "progress"]
+__all__ = ["TICK_S", "Progress", "StudyWatcher", "progress"]
+
+TICK_S = 30.0
+"""Seconds without a progress line after which a watcher reports the running trials' phases."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class Progress:
-    """Where a search stands: what a live display shows."""
+    """Where a search stands: what a live display shows.
+
+    ``phases`` says where each running trial is (``trial 7 training 40%``), whichever worker
+    runs it.
+    """
 
     done: int
     budget: int
@@ -41,13 +50,15 @@ class Progress:
     front_size: int
     elapsed_s: float
     remaining_s: float | None
+    phases: tuple[str, ...] = ()
 
     def line(self) -> str:
         """One line for a log or a terminal."""
         remaining = "?" if self.remaining_s is None else f"{self.remaining_s / 60:.1f} min"
+        running = f"{self.running} running" + (": " + "; ".join(self.phases) if self.phases else "")
         return (
             f"{self.done}/{self.budget} trials done ({self.failed} failed, {self.pruned} pruned, "
-            f"{self.running} running), front {self.front_size}, "
+            f"{running}), front {self.front_size}, "
             f"elapsed {self.elapsed_s / 60:.1f} min, remaining ~{remaining}"
         )
 
@@ -77,6 +88,7 @@ def progress(study: optuna.Study, budget: int, started: float, done_at_start: in
         front_size=len(front_trials(study)) if feasible else 0,
         elapsed_s=elapsed,
         remaining_s=remaining,
+        phases=running_phases(trials),
     )
 
 
@@ -114,8 +126,12 @@ class StudyWatcher:
         budget: The trial budget, for the progress record.
         started: When this run started (``time.time()``).
         done_at_start: Trials already done when it started (for the remaining-time estimate).
-        on_event: Receives each ended trial with the progress after it.
+        on_event: Receives each ended trial with the progress after it (None: another part
+            reports them, e.g. the one worker of this process).
         interval_s: Seconds between looks at the storage.
+        on_tick: Receives the progress, with the running trials' phases, after ``tick_s``
+            seconds without a line (an event or a tick, see ``reported``) while trials run.
+        tick_s: Seconds of silence before ``on_tick``.
     """
 
     def __init__(
@@ -126,13 +142,17 @@ class StudyWatcher:
         budget: int,
         started: float,
         done_at_start: int,
-        on_event: Callable[[TrialEvent, Progress], None],
+        on_event: Callable[[TrialEvent, Progress], None] | None,
         interval_s: float = 2.0,
+        on_tick: Callable[[Progress], None] | None = None,
+        tick_s: float = TICK_S,
     ) -> None:
         self._study = optuna.load_study(study_name=study_name, storage=open_storage(spec))
         self._budget, self._started, self._done_at_start = budget, started, done_at_start
         self._on_event = on_event
         self._interval_s = interval_s
+        self._on_tick, self._tick_s = on_tick, tick_s
+        self._last_line = time.monotonic()
         self._seen = {t.number for t in self._study.get_trials(deepcopy=False, states=_ENDED)}
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -147,6 +167,10 @@ class StudyWatcher:
         self._thread.join(timeout=30)
         if exc[0] is None:
             self.poll()  # the trials that ended since the last look
+
+    def reported(self) -> None:
+        """A progress line was just shown elsewhere: the next tick waits ``tick_s`` from now."""
+        self._last_line = time.monotonic()
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
@@ -166,9 +190,16 @@ class StudyWatcher:
             for t in self._study.get_trials(deepcopy=False, states=_ENDED)
             if t.number not in self._seen
         ]
-        if not ended:
+        if ended:
+            now = progress(self._study, self._budget, self._started, self._done_at_start)
+            for trial in sorted(ended, key=lambda t: t.number):
+                self._seen.add(trial.number)
+                if self._on_event is not None:
+                    self._on_event(_event(trial), now)
+                    self.reported()
+        if self._on_tick is None or time.monotonic() - self._last_line < self._tick_s:
             return
         now = progress(self._study, self._budget, self._started, self._done_at_start)
-        for trial in sorted(ended, key=lambda t: t.number):
-            self._seen.add(trial.number)
-            self._on_event(_event(trial), now)
+        if now.running:
+            self._on_tick(now)
+            self.reported()

@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from prunefront.profilers import UnavailableMeter, describe_device, select_energ
 from prunefront.remote import check_agent
 from prunefront.search._cost import SearchCostTracker
 from prunefront.search._final import finalize_study
-from prunefront.search._progress import Progress, StudyWatcher, progress
+from prunefront.search._progress import TICK_S, Progress, StudyWatcher, progress
 from prunefront.search._storage import BudgetLock, StorageSpec, open_storage, resolve_storage
 from prunefront.search._study import (
     create_or_resume,
@@ -56,6 +56,7 @@ __all__ = [
     "resolve_objectives",
     "run_search",
     "run_worker",
+    "with_trials",
 ]
 
 
@@ -116,7 +117,11 @@ def resolve_objectives(config: RunConfig) -> tuple[str, ...]:
 
 
 def plan_search(
-    config: RunConfig, *, workers: int | None = None, task: Task | None = None
+    config: RunConfig,
+    *,
+    workers: int | None = None,
+    task: Task | None = None,
+    trials: int | None = None,
 ) -> SearchPlan:
     """Validate the whole run (task, budget, target, storage) without writing anything.
 
@@ -125,7 +130,13 @@ def plan_search(
         workers: Worker processes (default ``config.search.workers``).
         task: A Task object to search instead of resolving ``config.task.ref`` (one worker:
             other worker processes could not receive it).
+        trials: The study's trial budget instead of ``config.search.trials``: resuming a study
+            with a larger one runs the additional trials.
+
+    Raises:
+        PrunefrontError: ``trials`` is not a positive integer, or anything wrong with the run.
     """
+    config = with_trials(config, trials)
     n_workers = workers if workers is not None else config.search.workers
     if n_workers < 1:
         raise PrunefrontError(f"--workers must be >= 1, got {n_workers}")
@@ -166,6 +177,19 @@ def plan_search(
         pair_trials=pair_trials,
         task=task,
     )
+
+
+def with_trials(config: RunConfig, trials: int | None) -> RunConfig:
+    """``config`` with the trial budget ``trials`` (None: unchanged), as ``--trials`` gives it.
+
+    Raises:
+        PrunefrontError: ``trials`` is not a positive integer.
+    """
+    if trials is None:
+        return config
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise PrunefrontError(f"--trials must be a positive integer, got {trials!r}")
+    return replace(config, search=replace(config.search, trials=trials))
 
 
 def _open(plan: SearchPlan, worker: int) -> tuple[optuna.Study, BudgetLock, bool]:
@@ -247,6 +271,8 @@ def run_search(
     *,
     say: Callable[[str], None],
     on_event: Callable[[TrialEvent, Progress], None] | None = None,
+    on_tick: Callable[[Progress], None] | None = None,
+    tick_s: float = TICK_S,
 ) -> optuna.Study:
     """Create or resume the study and run ``plan.workers`` workers until done.
 
@@ -255,6 +281,9 @@ def run_search(
         say: Receives log lines (start, skipped widths, progress of worker processes).
         on_event: Receives each trial that ends, with the progress after it (with several
             workers, whichever worker ran it); without it, progress lines go to ``say``.
+        on_tick: Receives the progress, with each running trial's phase (``trial 7 training
+            40%``), after ``tick_s`` seconds without a progress line while trials run.
+        tick_s: Seconds of silence before ``on_tick``.
     """
     started = time.time()
     study, _, created = _open(plan, worker=0)  # an unreachable storage leaves no run folder
@@ -276,15 +305,27 @@ def run_search(
     if plan.dropped_widths:
         say(f"widths {list(plan.dropped_widths)} fit the budget at no sparsity and are skipped")
     if plan.workers == 1:
+        ticker = None
+        if on_tick is not None:  # its events are this worker's own; the ticker only ticks
+            # and need not look at the storage more often than it may tick
+            ticker = _watcher(
+                plan, started, used, None, on_tick=on_tick, tick_s=tick_s, every=tick_s
+            )
 
         def forward(event: TrialEvent) -> None:
             if on_event is not None:
                 on_event(event, progress(study, budget, started, used))
+            if ticker is not None:
+                ticker.reported()
 
-        run_worker(plan, 0, forward)
+        with ticker or contextlib.nullcontext():
+            run_worker(plan, 0, forward)
     else:
         report = on_event or (lambda event, now: say(now.line()))
-        _run_pool(plan, say=say, started=started, used=used, on_event=report)
+        watcher = _watcher(
+            plan, started, used, report, on_tick=on_tick, tick_s=tick_s, every=min(2.0, tick_s)
+        )
+        _run_pool(plan, say=say, watcher=watcher)
     _finalize_when_done(study, plan, say)
     return study
 
@@ -299,23 +340,31 @@ def _finalize_when_done(study: optuna.Study, plan: SearchPlan, say: Callable[[st
     finalize_study(study, plan.config, plan.run_dir, say=say, task=plan.task)
 
 
-def _run_pool(
+def _watcher(
     plan: SearchPlan,
-    *,
-    say: Callable[[str], None],
     started: float,
     used: int,
-    on_event: Callable[[TrialEvent, Progress], None],
-) -> None:
-    """Worker 0 in this process, workers 1..K-1 spawned; a watcher reports every trial."""
-    watcher = StudyWatcher(
+    on_event: Callable[[TrialEvent, Progress], None] | None,
+    *,
+    on_tick: Callable[[Progress], None] | None,
+    tick_s: float,
+    every: float,
+) -> StudyWatcher:
+    return StudyWatcher(
         plan.storage,
         plan.config.study_name(),
         budget=plan.config.search.trials,
         started=started,
         done_at_start=used,
         on_event=on_event,
+        interval_s=every,
+        on_tick=on_tick,
+        tick_s=tick_s,
     )
+
+
+def _run_pool(plan: SearchPlan, *, say: Callable[[str], None], watcher: StudyWatcher) -> None:
+    """Worker 0 in this process, workers 1..K-1 spawned; ``watcher`` reports every trial."""
     context = multiprocessing.get_context("spawn")
     helpers = [
         context.Process(target=_worker_process, args=(plan, i), name=f"prunefront-worker-{i}")

@@ -193,6 +193,19 @@ def _pair_seeds_of(stored: dict[str, Any]) -> int:
     return int(value)
 
 
+def _record_budget(study: optuna.Study, stored: dict[str, Any], trials: int) -> None:
+    """Store the budget a resumed run works to (``--trials`` or an edited search.toml).
+
+    ``status`` reads the budget from the stored configuration; ``search.trials`` is not part
+    of the study's identity, so a run may extend the study to more trials.
+    """
+    search = stored.get("search")
+    if isinstance(search, dict) and search.get("trials") != trials:
+        set_study_attrs(
+            study, {StudyKey.CONFIG: {**stored, "search": {**search, "trials": trials}}}
+        )
+
+
 def create_or_resume(
     *,
     config: RunConfig,
@@ -246,6 +259,7 @@ def create_or_resume(
         if study.metric_names is None and isinstance(stored_objectives, list):
             # created before prunefront named its objectives for Optuna's own tools
             _name_metrics(study, metric_names(tuple(stored_objectives), task))
+        _record_budget(study, stored, config.search.trials)
         return study, False
     study = optuna.create_study(
         study_name=name,

@@ -171,6 +171,9 @@ class TrialKey:
     DEVICE = _trial("device", dict, "the profiling device's description")
     TRAIN_SECONDS = _trial("train_seconds", _NUMBER, "wall time of training, s")
     PROFILE_SECONDS = _trial("profile_seconds", _NUMBER, "wall time of profiling, s")
+    PHASE = _trial(
+        "phase", str, "where the trial is (training N%, evaluating, profiling); the last reached"
+    )
     GATE_WAIT_SECONDS = _trial(
         "gate_wait_seconds",
         _NUMBER,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from prunefront.tasks._base import OnStep, Task
 from prunefront.tasks._charlm import CharLmLstm
 from prunefront.tasks._charlm_transformer import CharLmTransformer
+from prunefront.tasks._loss import OnLoss, reports_loss
 from prunefront.tasks._mnist1d import Mnist1dCnn
 from prunefront.tasks._resolve import BUILTIN_TASKS, check_task, resolve_task
 from prunefront.tasks._supervised import SupervisedTask, accuracy
@@ -27,6 +28,7 @@ __all__ = [
     "CharLmLstm",
     "CharLmTransformer",
     "Mnist1dCnn",
+    "OnLoss",
     "OnSnapshot",
     "OnStep",
     "SupervisedTask",
@@ -39,6 +41,7 @@ __all__ = [
     "accuracy",
     "check_task",
     "check_width",
+    "reports_loss",
     "resolve_task",
     "scale_channels",
     "supports_warm_start",

@@ -18,6 +18,7 @@ from torch import nn
 from prunefront.tasks._base import OnStep
 from prunefront.tasks._checks import positive_float, positive_int
 from prunefront.tasks._loop import hold_then_cosine, init_rng, seeded, to_device, train_steps
+from prunefront.tasks._loss import OnLoss
 from prunefront.tasks._warm import (
     OnSnapshot,
     TrainSnapshot,
@@ -171,12 +172,14 @@ class CharLmLstm:
         resume: TrainSnapshot | None = None,
         snapshot_at: int | None = None,
         on_snapshot: OnSnapshot | None = None,
+        on_loss: OnLoss | None = None,
     ) -> None:
         """Train ``model`` in place, calling ``on_step(step)`` after every optimizer step.
 
         Supports warm starts (``SupportsWarmStart``): ``resume`` continues from a snapshot after
         its step, bit-identical to training from scratch with the same ``seed``; ``on_snapshot``
         receives a snapshot right after ``on_step(snapshot_at)``.
+        Reports the loss (``reports_loss``): ``on_loss(step, loss)`` precedes ``on_step(step)``.
 
         Raises:
             FloatingPointError: If the loss becomes NaN or infinite (the message names the step).
@@ -226,6 +229,7 @@ class CharLmLstm:
                 on_step=step_fn,
                 max_grad_norm=self.max_grad_norm,
                 first_step=first,
+                on_loss=on_loss,
             )
 
     @torch.no_grad()

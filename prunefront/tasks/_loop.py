@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from prunefront.tasks._base import OnStep
+from prunefront.tasks._loss import OnLoss
 
 __all__ = ["LossFn", "hold_then_cosine", "init_rng", "seeded", "to_device", "train_steps"]
 
@@ -68,8 +69,12 @@ def train_steps(
     on_step: OnStep,
     max_grad_norm: float | None = None,
     first_step: int = 0,
+    on_loss: OnLoss | None = None,
 ) -> int:
     """Take one optimizer step per batch, calling ``on_step`` after each; return the next step.
+
+    ``on_loss(step, loss)``, when given, receives each step's training loss just before
+    ``on_step(step)`` (the loss is read for the divergence check anyway: it costs nothing more).
 
     Raises:
         FloatingPointError: If the loss is NaN or infinite; the message names the step.
@@ -87,6 +92,8 @@ def train_steps(
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
+        if on_loss is not None:
+            on_loss(step, value)
         on_step(step)
         step += 1
     return step

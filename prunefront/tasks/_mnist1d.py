@@ -24,6 +24,7 @@ from prunefront.tasks._base import OnStep
 from prunefront.tasks._checks import positive_float, positive_int
 from prunefront.tasks._datacache import cached_arrays
 from prunefront.tasks._loop import hold_then_cosine, init_rng
+from prunefront.tasks._loss import OnLoss
 from prunefront.tasks._supervised import SupervisedTask
 from prunefront.tasks._warm import OnSnapshot, TrainSnapshot
 from prunefront.tasks._width import check_width, scale_channels
@@ -211,10 +212,12 @@ class Mnist1dCnn:
         resume: TrainSnapshot | None = None,
         snapshot_at: int | None = None,
         on_snapshot: OnSnapshot | None = None,
+        on_loss: OnLoss | None = None,
     ) -> None:
         """Train ``model`` in place, calling ``on_step(step)`` after every optimizer step.
 
-        Supports warm starts (``SupportsWarmStart``) exactly as ``SupervisedTask.train``.
+        Supports warm starts (``SupportsWarmStart``) and ``on_loss`` exactly as
+        ``SupervisedTask.train``.
         """
         self._supervised().train(
             model,
@@ -224,6 +227,7 @@ class Mnist1dCnn:
             resume=resume,
             snapshot_at=snapshot_at,
             on_snapshot=on_snapshot,
+            on_loss=on_loss,
         )
 
     def evaluate(self, model: nn.Module, *, device: torch.device | str) -> float:

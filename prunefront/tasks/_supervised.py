@@ -25,6 +25,7 @@ from prunefront.errors import PrunefrontError
 from prunefront.tasks._base import OnStep
 from prunefront.tasks._checks import positive_int
 from prunefront.tasks._loop import init_rng, seeded, to_device, train_steps
+from prunefront.tasks._loss import OnLoss
 from prunefront.tasks._warm import (
     OnSnapshot,
     TrainSnapshot,
@@ -214,12 +215,14 @@ class SupervisedTask:
         resume: TrainSnapshot | None = None,
         snapshot_at: int | None = None,
         on_snapshot: OnSnapshot | None = None,
+        on_loss: OnLoss | None = None,
     ) -> None:
         """Train ``model`` in place on ``device``, calling ``on_step(step)`` after every step.
 
         Supports warm starts (``SupportsWarmStart``): ``resume`` continues from a snapshot after
         its step, bit-identical to training from scratch with the same ``seed``; ``on_snapshot``
         receives a snapshot right after ``on_step(snapshot_at)``.
+        Reports the loss (``reports_loss``): ``on_loss(step, loss)`` precedes ``on_step(step)``.
 
         Raises:
             FloatingPointError: If the loss becomes NaN or infinite (the message names the step).
@@ -282,6 +285,7 @@ class SupervisedTask:
                     on_step=step_fn,
                     max_grad_norm=self.max_grad_norm,
                     first_step=step,
+                    on_loss=on_loss,
                 )
 
     @torch.no_grad()

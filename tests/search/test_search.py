@@ -276,6 +276,7 @@ def test_a_candidate_drawn_again_takes_the_earlier_results_without_counting(
         assert copy.user_attrs["train_seconds"] == 0.0
         assert copy.user_attrs["artifact"] == original.user_attrs["artifact"]
         assert "seeded" not in copy.user_attrs
+        assert "phase" not in copy.user_attrs  # it never trained nor profiled
     # Three trials were trained (the budget), the copies came free on top.
     trained = [t for t in done if "duplicate_of" not in t.user_attrs]
     assert len(trained) == 3 and len(study.trials) == 5

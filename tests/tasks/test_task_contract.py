@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from prunefront.errors import PrunefrontError
-from prunefront.tasks import CharLmLstm, CharLmTransformer, Mnist1dCnn, Task
+from prunefront.tasks import CharLmLstm, CharLmTransformer, Mnist1dCnn, Task, reports_loss
 from prunefront.testing import TinyConvTask, TinyLstmTask, TinyTask
 
 WIDTHS = (0.25, 0.5, 1.0)
@@ -111,6 +111,27 @@ def test_every_on_step_call_follows_a_real_optimizer_step(task: Task) -> None:
 
     task.train(model, on_step=on_step, device="cpu", seed=0)
     assert changed and all(changed)
+
+
+def test_each_step_reports_its_finite_loss_just_before_on_step(task: Task) -> None:
+    assert reports_loss(task)
+    calls: list[tuple[str, int]] = []
+    losses: list[float] = []
+
+    def on_loss(step: int, loss: float) -> None:
+        calls.append(("loss", step))
+        losses.append(loss)
+
+    task.train(  # type: ignore[call-arg]
+        task.build(0.5),
+        on_step=lambda step: calls.append(("step", step)),
+        device="cpu",
+        seed=0,
+        on_loss=on_loss,
+    )
+    expected = [(kind, step) for step in range(task.total_steps()) for kind in ("loss", "step")]
+    assert calls == expected
+    assert all(isinstance(x, float) and math.isfinite(x) and x > 0 for x in losses)
 
 
 def test_evaluate_returns_a_finite_metric_in_range(task: Task) -> None:
