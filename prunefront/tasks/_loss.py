@@ -12,14 +12,18 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
-__all__ = ["OnLoss", "reports_loss"]
+__all__ = ["OnLoss", "reports_loss", "train_takes"]
 
 OnLoss = Callable[[int, float], None]
 """Receives ``(step, loss)``: the training loss of optimizer step ``step`` as a Python float."""
 
 
-def reports_loss(task: object) -> bool:
-    """Whether ``task.train`` takes ``on_loss`` by keyword (``**kwargs`` alone does not count)."""
+def train_takes(task: object, *names: str) -> bool:
+    """Whether ``task.train`` takes every one of ``names`` by keyword.
+
+    A ``train(**kwargs)`` that might swallow them does not count: an optional capability must
+    be declared by name.
+    """
     train = getattr(task, "train", None)
     if not callable(train):
         return False
@@ -27,6 +31,10 @@ def reports_loss(task: object) -> bool:
         params = inspect.signature(train).parameters
     except (TypeError, ValueError):
         return False
-    param = params.get("on_loss")
     named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return param is not None and param.kind in named
+    return all(name in params and params[name].kind in named for name in names)
+
+
+def reports_loss(task: object) -> bool:
+    """Whether ``task.train`` takes ``on_loss`` by keyword (``**kwargs`` alone does not count)."""
+    return train_takes(task, "on_loss")

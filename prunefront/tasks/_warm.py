@@ -15,7 +15,6 @@ task drawing from those would not be reproducible from scratch either.
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeGuard
@@ -25,6 +24,7 @@ from torch import nn
 
 from prunefront.errors import PrunefrontError
 from prunefront.tasks._base import OnStep, Task
+from prunefront.tasks._loss import train_takes
 
 __all__ = [
     "OnSnapshot",
@@ -115,15 +115,7 @@ def supports_warm_start(task: object) -> TypeGuard[SupportsWarmStart]:
 
     A ``train(**kwargs)`` that might swallow them does not count: support must be declared.
     """
-    train = getattr(task, "train", None)
-    if not callable(train):
-        return False
-    try:
-        params = inspect.signature(train).parameters
-    except (TypeError, ValueError):
-        return False
-    named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return all(name in params and params[name].kind in named for name in _WARM_KEYWORDS)
+    return train_takes(task, *_WARM_KEYWORDS)
 
 
 def check_warm_args(
