@@ -18,7 +18,7 @@ Only a local target (cpu, cuda) is re-measured here; a remote device keeps its o
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from prunefront.profilers import (
     select_energy_meter,
     time_side_by_side,
 )
+from prunefront.search._trials import nondominated, trial_values
 from prunefront.search._worker import make_task
 from prunefront.studies import (
     STUDY_FINAL_LATENCY,
@@ -46,20 +47,9 @@ from prunefront.studies import (
 )
 from prunefront.tasks import Task
 
-__all__ = ["finalize_study", "nondominated"]
+__all__ = ["finalize_study"]
 
 _MAX_ROUNDS = 3
-
-
-def nondominated(points: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
-    """Which rows of ``points`` no other row dominates (equal rows are all kept)."""
-    if len(points) == 0:
-        return np.zeros(0, dtype=bool)
-    loss = points * np.array([-1.0 if m else 1.0 for m in maximize])
-    keep = np.ones(len(loss), dtype=bool)
-    for i, row in enumerate(loss):
-        keep[i] = not np.any(np.all(loss <= row, axis=1) & np.any(loss < row, axis=1))
-    return keep
 
 
 def _candidates(study: optuna.Study) -> list[FrozenTrial]:
@@ -76,12 +66,7 @@ def _candidates(study: optuna.Study) -> list[FrozenTrial]:
 def _front(
     trials: list[FrozenTrial], objectives: list[str], maximize: list[bool], final: dict[int, float]
 ) -> set[int]:
-    points = []
-    for trial in trials:
-        values = list(trial.values)
-        if "latency_ms" in objectives and trial.number in final:
-            values[objectives.index("latency_ms")] = final[trial.number]
-        points.append(values)
+    points = [trial_values(trial, objectives, final) for trial in trials]
     mask = nondominated(np.array(points, dtype=float), maximize)
     return {t.number for t, on in zip(trials, mask, strict=True) if on}
 

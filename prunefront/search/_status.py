@@ -8,7 +8,13 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from prunefront.search._trials import DUPLICATE_KEY, budget_used, front_trials
+from prunefront.search._trials import (
+    DUPLICATE_KEY,
+    budget_used,
+    final_latencies,
+    front_trials,
+    trial_values,
+)
 from prunefront.studies import STUDY_CONFIG, STUDY_OBJECTIVES, TrialKey
 
 __all__ = ["StudyStatus", "study_status"]
@@ -60,6 +66,7 @@ def study_status(study: optuna.Study) -> StudyStatus:
     front = []
     if complete:
         best = {t.number for t in front_trials(study)}
+        final = final_latencies(study)  # the front's latencies as the report shows them
         for t in complete:
             if t.number in best:
                 front.append(
@@ -68,7 +75,9 @@ def study_status(study: optuna.Study) -> StudyStatus:
                         "width": t.user_attrs.get(TrialKey.WIDTH),
                         "pattern": t.user_attrs.get(TrialKey.PATTERN),
                         "sparsity": t.user_attrs.get(TrialKey.SPARSITY_TARGET),
-                        "values": dict(zip(objectives, t.values or [], strict=False)),
+                        "values": dict(
+                            zip(objectives, trial_values(t, objectives, final), strict=False)
+                        ),
                     }
                 )
     failed = [

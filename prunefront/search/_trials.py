@@ -22,6 +22,7 @@ import socket
 import time
 from collections.abc import Sequence
 
+import numpy as np
 import optuna
 import psutil
 from optuna.exceptions import UpdateFinishedTrialError
@@ -29,7 +30,7 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages._cached_storage import _CachedStorage  # what load_study wraps RDB in
 from optuna.trial import FrozenTrial, TrialState
 
-from prunefront.studies import TrialKey, trial_attrs
+from prunefront.studies import STUDY_FINAL_LATENCY, STUDY_OBJECTIVES, TrialKey, trial_attrs
 
 __all__ = [
     "DUPLICATE_KEY",
@@ -39,12 +40,15 @@ __all__ = [
     "budget_used",
     "claim",
     "fail_and_retry",
+    "final_latencies",
     "free_duplicates",
     "front_trials",
     "heartbeat_storage",
+    "nondominated",
     "reap_dead_trials",
     "running_twin",
     "same_candidate",
+    "trial_values",
 ]
 
 OWNER_KEY = "prunefront:owner"
@@ -119,9 +123,61 @@ def free_duplicates(trials: Sequence[FrozenTrial]) -> int:
     return sum(1 for t in trials if t.user_attrs.get(FREE_DUPLICATE_KEY))
 
 
+def nondominated(points: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
+    """Which rows of ``points`` no other row dominates (equal rows are all kept)."""
+    if len(points) == 0:
+        return np.zeros(0, dtype=bool)
+    loss = points * np.array([-1.0 if m else 1.0 for m in maximize])
+    keep = np.ones(len(loss), dtype=bool)
+    for i, row in enumerate(loss):
+        keep[i] = not np.any(np.all(loss <= row, axis=1) & np.any(loss < row, axis=1))
+    return keep
+
+
+def final_latencies(study: optuna.Study) -> dict[int, float]:
+    """Trial number -> its latency re-measured side by side after the search (``final_latency``),
+    for the trials that were; empty before a search has finished."""
+    record = study.user_attrs.get(STUDY_FINAL_LATENCY)
+    trials = record.get("trials") if isinstance(record, dict) else None
+    if not isinstance(trials, dict):
+        return {}
+    return {
+        int(number): float(row["latency_ms"])
+        for number, row in trials.items()
+        if isinstance(row, dict) and isinstance(row.get("latency_ms"), int | float)
+    }
+
+
+def trial_values(
+    trial: FrozenTrial, objectives: Sequence[str], final: dict[int, float]
+) -> list[float]:
+    """``trial``'s objective values, its latency the re-measured one where there is one."""
+    values = list(trial.values or [])
+    if "latency_ms" in objectives and trial.number in final and len(values) == len(objectives):
+        values[list(objectives).index("latency_ms")] = final[trial.number]
+    return values
+
+
 def front_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """The study's Pareto front without copies: a copy's point is the trial it repeats."""
-    return [t for t in study.best_trials if DUPLICATE_KEY not in t.user_attrs]
+    """The study's Pareto front without copies (a copy's point is the trial it repeats), with
+    the latencies re-measured after the search where they were: the report's front."""
+    final = final_latencies(study)
+    if not final:
+        return [t for t in study.best_trials if DUPLICATE_KEY not in t.user_attrs]
+    objectives = [str(name) for name in study.user_attrs.get(STUDY_OBJECTIVES) or []]
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.values
+        and DUPLICATE_KEY not in t.user_attrs
+        and all(c <= 0 for c in t.constraints.values())
+    ]
+    if len(objectives) != len(study.directions):
+        return [t for t in study.best_trials if DUPLICATE_KEY not in t.user_attrs]
+    maximize = [d == optuna.study.StudyDirection.MAXIMIZE for d in study.directions]
+    points = np.array([trial_values(t, objectives, final) for t in trials], dtype=float)
+    mask = nondominated(points, maximize)
+    return [t for t, on in zip(trials, mask, strict=True) if on]
 
 
 def same_candidate(
