@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
+import time
 
 import pytest
 import torch
@@ -143,17 +145,43 @@ def _skip_when_busy() -> None:
         pytest.skip(f"the machine is busy (load {load:.2f} per core): profiles drift apart")
 
 
+def _plain_median_ms(model: nn.Module, x: torch.Tensor, seconds: float = 0.3) -> float:
+    """The model's median pass timed by a bare loop: the machine's own speed right now."""
+    times = []
+    with torch.no_grad():
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            start = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
 @pytest.mark.slow
 def test_five_profiles_of_the_same_candidate_agree_within_ten_percent() -> None:
+    # A shared virtual machine drifts by itself: a bare loop over this model has read 0.55 ms
+    # and 0.40 ms two seconds apart on an idle 2-core VM. Each profile is therefore compared
+    # with bare-loop timings of the same model just before and after it, and the five
+    # profile/bare-loop ratios must agree; a profile whose brackets differ by more than 10 %
+    # was taken while the machine changed speed, and is taken again (at most 25 in all).
     _skip_when_busy()
+    torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512))
+    model = nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512)).eval()
     x = torch.randn(32, 512)
-    medians = []
-    for _ in range(5):
+    _plain_median_ms(model, x, seconds=1.0)  # the process's first passes
+    ratios: list[float] = []
+    for _ in range(25):
+        before = _plain_median_ms(model, x)
         result = profile_candidate(
             model, (x,), threads=1, energy="off", strategies=("masked_dense",)
         )
+        after = _plain_median_ms(model, x)
         assert result.latency_ms.value is not None
-        medians.append(result.latency_ms.value)
-    assert max(medians) / min(medians) <= 1.10, medians
+        if max(before, after) / min(before, after) <= 1.10:
+            ratios.append(result.latency_ms.value / ((before + after) / 2))
+        if len(ratios) == 5:
+            break
+    if len(ratios) < 5:
+        pytest.skip(f"the machine's own speed kept changing: {len(ratios)} steady profiles")
+    assert max(ratios) / min(ratios) <= 1.10, ratios
