@@ -29,11 +29,13 @@ def footprint(
     sparsity: SparsityOpt = 0.0,
     pattern: PatternOpt = "unstructured",
     storage_format: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--storage-format", help="dense, bitmask, csr8/16/32, relidx4, nm, block, paper, auto."
+            "--storage-format",
+            help="dense, bitmask, csr8/16/32, relidx4, nm, block, paper, auto.",
+            show_default="auto",
         ),
-    ] = "auto",
+    ] = None,
     old_format: Annotated[str | None, hidden_alias("--format", of="--storage-format")] = None,
     dtype: Annotated[
         str, typer.Option("--dtype", help="float32, float16, bfloat16 or int8.")

@@ -86,12 +86,16 @@ def hidden_alias(name: str, *, of: str) -> Any:
 def aliased(value: Any, old_value: Any, *, name: str, old_name: str, default: Any = None) -> Any:
     """The option's value, given under its name or its old one (not both, unless they agree).
 
+    Both options default to ``None`` (not given), so that ``--storage-format auto --format csr16``
+    is seen as a clash even though ``auto`` is the default; ``default`` applies when neither is
+    given.
+
     Raises:
         PrunefrontError: Both spellings were given with different values.
     """
     if old_value is None:
-        return value
-    if value != default and value != old_value:
+        return default if value is None else value
+    if value is not None and value != old_value:
         raise PrunefrontError(
             f"{old_name} {old_value!r} and {name} {value!r}: give one ({old_name} is the old "
             f"spelling of {name})"

@@ -45,9 +45,13 @@ def train(
     ] = None,
     save: Annotated[Path | None, hidden_alias("--save", of="--checkpoint")] = None,
     storage_format: Annotated[
-        str,
-        typer.Option("--storage-format", help="Storage format of the footprint and --checkpoint."),
-    ] = "auto",
+        str | None,
+        typer.Option(
+            "--storage-format",
+            help="Storage format of the footprint and --checkpoint.",
+            show_default="auto",
+        ),
+    ] = None,
     old_format: Annotated[str | None, hidden_alias("--format", of="--storage-format")] = None,
     dtype: Annotated[
         str, typer.Option("--dtype", help="Value dtype of the footprint and --checkpoint.")

@@ -286,6 +286,17 @@ def test_old_and_new_spelling_that_disagree_is_one_line_exit_two(
     assert "--budget" in err and "--max-bytes" in err
 
 
+def test_new_spelling_given_at_its_default_still_clashes_with_a_different_old_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # "auto" is --storage-format's default, but the user typed it: the old --format must not win.
+    code, out, err = run([*FOOTPRINT, "--storage-format", "auto", "--format", "csr16"], capsys)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "--storage-format" in err
+    shown = run(["footprint", "--help"], capsys)[1]
+    assert "auto" in shown
+
+
 @pytest.mark.parametrize(
     ("command", "shown", "hidden"),
     [
