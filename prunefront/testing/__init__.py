@@ -14,6 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from prunefront.agent import AdbResult, AgentClient, ReplayedAdb
 from prunefront.sensors import write_battery_tree, write_hwmon_device, write_ina3221_tree
@@ -43,12 +44,42 @@ __all__ = [
     "deny_reading",
     "fake_cuda",
     "nvml_trace",
+    "run_cli",
     "start_agent",
     "write_battery_tree",
     "write_hwmon_device",
     "write_ina3221_tree",
     "write_rapl_tree",
 ]
+
+
+# --- The CLI in this process ----------------------------------------------------------------------
+
+
+class _CapturesOutput(Protocol):
+    def readouterr(self) -> tuple[str, str]: ...
+
+
+def run_cli(args: list[str], capsys: _CapturesOutput) -> tuple[int, str, str]:
+    """Run ``prunefront ARGS`` in this process as the console script does.
+
+    Args:
+        args: The command line after ``prunefront``.
+        capsys: pytest's ``capsys`` fixture (anything with ``readouterr() -> (out, err)``).
+
+    Returns:
+        (exit code, stdout, stderr); a non-integer exit code counts as 1.
+    """
+    from prunefront.cli import main
+
+    try:
+        main(args)
+    except SystemExit as exit_info:
+        code = exit_info.code
+    else:
+        raise AssertionError(f"prunefront {' '.join(args)} returned without exiting")
+    out, err = capsys.readouterr()
+    return (code if isinstance(code, int) else 1), out, err
 
 
 # --- A real agent on loopback (for tests of remote targets) ------------------------------------

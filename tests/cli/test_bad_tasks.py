@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from prunefront.cli import main
+from prunefront.testing import run_cli
 
 MODULE = """
 from torch import nn
@@ -46,11 +46,8 @@ def module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    _, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), err
+    code, _, err = run_cli(args, capsys)
+    return code, err
 
 
 @pytest.mark.parametrize(("attr", "says"), CASES)

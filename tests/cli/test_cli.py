@@ -10,23 +10,15 @@ from pathlib import Path
 import pytest
 
 import prunefront
-from prunefront.cli import main
 from prunefront.export import model_from_checkpoint
 from prunefront.pruning import PolynomialDecay
 from prunefront.spaces import load_sparse, model_footprint
 from prunefront.tasks import resolve_task
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), out, err
+from prunefront.testing import run_cli
 
 
 def run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
-    code, out, err = run([*args, "--json"], capsys)
+    code, out, err = run_cli([*args, "--json"], capsys)
     assert code == 0, err
     return json.loads(out)  # exactly one JSON document, nothing else on stdout
 
@@ -131,7 +123,7 @@ def test_train_max_bytes_holds_the_real_footprint(capsys: pytest.CaptureFixture[
     assert capped["footprint_bytes"] <= cap < free["footprint_bytes"]
     assert capped["sparsity_actual"] > free["sparsity_actual"]
     assert f"over the {cap} B cap" in capped["fit_note"]
-    code, out, _ = run([*args, "--max-bytes", str(cap)], capsys)
+    code, out, _ = run_cli([*args, "--max-bytes", str(cap)], capsys)
     assert code == 0 and "fitted to --max-bytes" in out
 
 
@@ -173,7 +165,7 @@ def test_two_four_pattern_is_trained_as_two_four(capsys: pytest.CaptureFixture[s
 def test_bad_input_is_one_line_and_exit_two(
     args: list[str], needle: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(args, capsys)
+    code, out, err = run_cli(args, capsys)
     assert code == 2
     assert out == ""
     lines = err.strip().splitlines()
@@ -185,7 +177,7 @@ def test_task_module_that_fails_to_import_is_named(
 ) -> None:
     (tmp_path / "broken_task_mod.py").write_text("import definitely_not_installed_xyz\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    code, _, err = run(["train", "--task", "broken_task_mod:TASK"], capsys)
+    code, _, err = run_cli(["train", "--task", "broken_task_mod:TASK"], capsys)
     assert code == 2
     assert "broken_task_mod" in err and len(err.strip().splitlines()) == 1
 
@@ -194,7 +186,7 @@ def test_failed_validation_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = tmp_path / "out.pfs"
-    code, _, _ = run(
+    code, _, _ = run_cli(
         [
             "train",
             "--task",
@@ -209,11 +201,11 @@ def test_failed_validation_writes_nothing(
         capsys,
     )
     assert code == 2 and not target.exists()
-    code, _, err = run(
+    code, _, err = run_cli(
         ["train", "--task", "tiny", "--checkpoint", str(tmp_path / "missing" / "out.pfs")], capsys
     )
     assert code == 2 and "does not exist" in err
-    code, _, err = run(
+    code, _, err = run_cli(
         ["train", "--task", "tiny", "--max-bytes", "100", "--checkpoint", str(target)], capsys
     )
     assert code == 2 and "has no pruning to fit with" in err  # refused before training
@@ -238,7 +230,7 @@ FOOTPRINT = ["footprint", "--task", "tiny", "--sparsity", "0.9", "--widths", "0.
 
 
 def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["--version"], capsys)
+    code, out, _ = run_cli(["--version"], capsys)
     assert code == 0
     assert out.strip() == f"prunefront {prunefront.__version__}"
 
@@ -280,7 +272,7 @@ def test_train_old_spellings_write_the_same_checkpoint(
 def test_old_and_new_spelling_that_disagree_is_one_line_exit_two(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, err = run([*FOOTPRINT, "--max-bytes", "3000", "--budget", "4000"], capsys)
+    code, out, err = run_cli([*FOOTPRINT, "--max-bytes", "3000", "--budget", "4000"], capsys)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1
     assert "--budget" in err and "--max-bytes" in err
@@ -290,10 +282,10 @@ def test_new_spelling_given_at_its_default_still_clashes_with_a_different_old_on
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # "auto" is --storage-format's default, but the user typed it: the old --format must not win.
-    code, out, err = run([*FOOTPRINT, "--storage-format", "auto", "--format", "csr16"], capsys)
+    code, out, err = run_cli([*FOOTPRINT, "--storage-format", "auto", "--format", "csr16"], capsys)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "--storage-format" in err
-    shown = run(["footprint", "--help"], capsys)[1]
+    shown = run_cli(["footprint", "--help"], capsys)[1]
     assert "auto" in shown
 
 
@@ -310,7 +302,7 @@ def test_new_spelling_given_at_its_default_still_clashes_with_a_different_old_on
 def test_help_shows_one_spelling_per_meaning(
     command: str, shown: list[str], hidden: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run([command, "--help"], capsys)
+    code, out, _ = run_cli([command, "--help"], capsys)
     assert code == 0
     words = set(out.replace("│", " ").split())
     assert set(shown) <= words

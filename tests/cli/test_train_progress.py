@@ -14,9 +14,8 @@ import pytest
 from rich.console import Console
 
 from prunefront.candidate import Candidate, TrainTick, train_candidate
-from prunefront.cli import main
 from prunefront.commands._train_progress import INTERVAL_ENV, LineProgress, train_progress
-from prunefront.testing import TinyTask
+from prunefront.testing import TinyTask, run_cli
 
 LINE = re.compile(
     r"^step (\d+)/(\d+) \((\d+)%\), sparsity ([0-9.]+)(, loss ([0-9.e-]+))?, "
@@ -36,16 +35,8 @@ TASK = PlainTrain(epochs=2)
 """
 
 
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), out, err
-
-
 def _train_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[dict, list[str]]:
-    code, out, err = _run(["train", *args, "--json"], capsys)
+    code, out, err = run_cli(["train", *args, "--json"], capsys)
     assert code == 0, err
     return json.loads(out), err.strip().splitlines()
 
@@ -102,7 +93,7 @@ def test_a_bad_progress_interval_is_one_line_and_exit_two(
     value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv(INTERVAL_ENV, value)
-    code, out, err = _run(["train", "--task", "tiny"], capsys)
+    code, out, err = run_cli(["train", "--task", "tiny"], capsys)
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
         f"error: {INTERVAL_ENV}={value!r}: must be a number of seconds >= 0"

@@ -10,21 +10,13 @@ import pytest
 from optuna.trial import TrialState
 
 import prunefront.search
-from prunefront.cli import main
 from prunefront.errors import PrunefrontError
 from prunefront.studies import open_study
-
-
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), out, err
+from prunefront.testing import run_cli
 
 
 def _search(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
-    code, out, err = _run(["search", *args, "--json"], capsys)
+    code, out, err = run_cli(["search", *args, "--json"], capsys)
     assert code == 0, err
     return json.loads(out)
 
@@ -64,7 +56,7 @@ def test_a_bad_trials_value_is_one_line_exit_two_and_writes_nothing(
     value: str, write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write_config(trials=2)
-    code, out, err = _run(["search", str(path), f"--trials={value}"], capsys)
+    code, out, err = run_cli(["search", str(path), f"--trials={value}"], capsys)
     assert code == 2 and out == ""
     shown = repr(value) if not value.lstrip("-").isdigit() else value
     assert err.strip().splitlines() == [f"error: --trials must be a positive integer, got {shown}"]

@@ -8,17 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from prunefront.cli import main
+from prunefront.testing import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def _copy_examples(tmp_path: Path) -> None:
@@ -31,15 +23,15 @@ def test_the_blobs_user_task_searches_reports_and_exports_from_its_toml(
 ) -> None:
     _copy_examples(tmp_path)
     monkeypatch.chdir(tmp_path)  # the working directory is importable: examples.tasks.blobs
-    code, _, err = _run(["search", "examples/tasks/blobs.toml"], capsys)
+    code, _, err = run_cli(["search", "examples/tasks/blobs.toml"], capsys)
     assert code == 0, err
-    code, out, err = _run(["status", "--run", "runs/blobs", "--json"], capsys)
+    code, out, err = run_cli(["status", "--run", "runs/blobs", "--json"], capsys)
     assert code == 0, err
     assert json.loads(out)["counts"]["COMPLETE"] == 4
-    code, _, err = _run(["report", "--run", "runs/blobs", "--out", "report"], capsys)
+    code, _, err = run_cli(["report", "--run", "runs/blobs", "--out", "report"], capsys)
     assert code == 0, err
     assert (tmp_path / "report" / "report.html").is_file()
-    code, out, err = _run(
+    code, out, err = run_cli(
         ["export", "--run", "runs/blobs", "--trial", "0", "--format", "onnx", "--out", "m.onnx"],
         capsys,
     )
