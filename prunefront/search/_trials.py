@@ -46,6 +46,7 @@ __all__ = [
     "heartbeat_storage",
     "nondominated",
     "reap_dead_trials",
+    "reap_own_trials",
     "running_twin",
     "same_candidate",
     "trial_values",
@@ -274,8 +275,12 @@ def fail_and_retry(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool
         return False
     if _retries(trial) < MAX_RETRIES:
         keep = {k: v for k, v in trial.user_attrs.items() if k in _KEPT_ON_RETRY}
+        # An enqueued point (a pair's side, a retry) that stopped before its first suggest call
+        # has its point only in Optuna's ``fixed_params``: without them the retry would be a
+        # random candidate labelled as that pair's side.
+        fixed = trial.system_attrs.get("fixed_params")
         study.enqueue_trial(
-            trial.params,
+            {**(fixed if isinstance(fixed, dict) else {}), **trial.params},
             user_attrs=trial_attrs(
                 {
                     **keep,
@@ -301,6 +306,22 @@ def _owner_dead(trial: FrozenTrial, host: str, now: float) -> str | None:
     if start is None or (owner.get("start") is not None and abs(start - owner["start"]) > 1.0):
         return f"worker process {owner['pid']} on {host} died (killed, crashed or power loss)"
     return None
+
+
+def reap_own_trials(study: optuna.Study, reason: str) -> list[int]:
+    """Fail and retry the RUNNING trials that this very process owns; returns their numbers.
+
+    For a worker that is not running a trial: one whose trial an interrupt left RUNNING (the
+    signal landed after the trial was claimed but before its training began), or a notebook
+    that runs the search again after such an interrupt. The owner is alive, so
+    ``reap_dead_trials`` would never free these, and the search would wait for them forever.
+    """
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "start": _process_start(os.getpid())}
+    reaped: list[int] = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.system_attrs.get(OWNER_KEY) == me and fail_and_retry(study, trial, reason):
+            reaped.append(trial.number)
+    return reaped
 
 
 def reap_dead_trials(study: optuna.Study) -> list[int]:

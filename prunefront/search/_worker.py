@@ -34,7 +34,13 @@ from prunefront.search._early import EarlyStop
 from prunefront.search._gate import ProfileGate
 from prunefront.search._objective import TrialContext, TrialFailed, library_versions, run_trial
 from prunefront.search._storage import BudgetLock
-from prunefront.search._trials import budget_used, claim, fail_and_retry, reap_dead_trials
+from prunefront.search._trials import (
+    budget_used,
+    claim,
+    fail_and_retry,
+    reap_dead_trials,
+    reap_own_trials,
+)
 from prunefront.spaces import SearchSpace
 from prunefront.studies import TrialKey, set_trial_attrs
 from prunefront.tasks import Task, resolve_task
@@ -224,9 +230,12 @@ def _raise_if_stopping() -> None:
         raise KeyboardInterrupt
 
 
+_INTERRUPTED = "interrupted (Ctrl-C or SIGTERM); its point runs again"
+
+
 def _fail_interrupted(study: optuna.Study, trial: optuna.Trial) -> None:
     frozen = study._storage.get_trial(trial._trial_id)
-    fail_and_retry(study, frozen, "interrupted (Ctrl-C or SIGTERM); its point runs again")
+    fail_and_retry(study, frozen, _INTERRUPTED)
 
 
 def _is_oom(error: BaseException) -> bool:
@@ -327,6 +336,9 @@ def worker_loop(
     ran = 0
     failures: list[str] = []
     try:
+        # Only one search runs per process (signal handlers need the main thread), so a trial
+        # this process owns and still shows RUNNING is one an earlier interrupt left behind.
+        reap_own_trials(study, _INTERRUPTED)
         while deadline is None or time.time() < deadline:
             _raise_if_stopping()
             try:
@@ -350,6 +362,10 @@ def worker_loop(
             failures = [*failures, event.reason or ""] if event.state == "FAIL" else []
             _stop_if_systematic(study, failures)
         _raise_if_stopping()
+    except KeyboardInterrupt:
+        # The signal may land after a trial was claimed and before ``_run_one`` could fail it.
+        reap_own_trials(study, _INTERRUPTED)
+        raise
     finally:
         restore_handlers(previous)
         ctx.gate.close()

@@ -226,6 +226,49 @@ def test_a_sigterm_turned_into_an_error_between_trials_still_stops_the_search(
     assert states[0] == TrialState.COMPLETE and TrialState.RUNNING not in states
 
 
+def test_a_signal_between_claiming_a_trial_and_training_it_leaves_nothing_running(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_claim = search_worker.claim
+    claimed: list[int] = []
+
+    def claim_then_signal(study: optuna.Study, trial: optuna.Trial) -> None:
+        real_claim(study, trial)
+        claimed.append(trial.number)
+        if len(claimed) == 2:  # the handler raises here: after the claim, before training
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(search_worker, "claim", claim_then_signal)
+    config_path = write_config(trials=3)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(plan_search(load_config(config_path)), say=lambda line: None)
+    trials = _open_study(config_path).get_trials(deepcopy=False)
+    assert TrialState.RUNNING not in [t.state for t in trials]
+    stopped = trials[claimed[1]]
+    assert stopped.state == TrialState.FAIL and "interrupted" in stopped.user_attrs["fail_reason"]
+    # The same process runs the search again (a notebook cell run twice) and finishes it; the
+    # retry is the same enqueued pair side, though no parameter had been drawn yet.
+    monkeypatch.setattr(search_worker, "claim", real_claim)
+    resumed = run_search(plan_search(load_config(config_path)), say=lambda line: None)
+    _check_resumed(resumed, 3, claimed[1])
+    retry = next(t for t in resumed.trials if t.user_attrs.get("retry_of") == claimed[1])
+    assert retry.params == stopped.system_attrs["fixed_params"]
+
+
+def test_a_trial_this_process_left_running_is_freed_when_it_searches_again(
+    write_config: Callable[..., Path],
+) -> None:
+    config_path = write_config(trials=2)
+    run_search(plan_search(load_config(config_path)), say=lambda line: None)
+    study = _open_study(config_path)
+    left = study.ask()
+    search_worker.claim(study, left)  # owned by this live process, never run
+    resumed = run_search(plan_search(load_config(config_path), trials=3), say=lambda line: None)
+    states = Counter(t.state for t in resumed.get_trials(deepcopy=False))
+    assert states[TrialState.RUNNING] == 0 and states[TrialState.COMPLETE] == 3
+    assert "interrupted" in resumed.trials[left.number].user_attrs["fail_reason"]
+
+
 def test_a_second_signal_while_the_first_is_handled_is_ignored() -> None:
     previous = search_worker.install_stop_handlers()
     try:

@@ -303,7 +303,7 @@ def test_a_trial_whose_candidate_another_worker_is_training_waits_and_takes_its_
 ) -> None:
     from prunefront.search import _objective
     from prunefront.search._runner import _open
-    from prunefront.search._trials import claim
+    from prunefront.search._trials import OWNER_KEY
 
     monkeypatch.setattr(_objective, "TWIN_POLL_S", 0.2, raising=False)
     paths = [write_config(f"{name}.toml", trials=n, study=name) for name, n in (("t", 1), ("m", 2))]
@@ -315,7 +315,8 @@ def test_a_trial_whose_candidate_another_worker_is_training_waits_and_takes_its_
     # Another worker drew the same candidate a moment earlier and is training it now ...
     study.enqueue_trial(template.params)
     twin = study.ask()
-    claim(study, twin)
+    other = {"host": "another-machine", "pid": 4242, "start": 0.0}  # not this process
+    study._storage.set_trial_system_attr(twin._trial_id, OWNER_KEY, other)  # type: ignore[arg-type]
     for key, value in template.user_attrs.items():
         twin.set_user_attr(key, value)
     study.enqueue_trial(template.params)  # ... and this worker draws it too
