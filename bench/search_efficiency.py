@@ -69,6 +69,11 @@ def points(study: optuna.Study) -> np.ndarray:
     return np.array(rows, dtype=float)
 
 
+def copies(study: optuna.Study) -> int:
+    """Trials whose sampler draw repeated a trained candidate (they took its results)."""
+    return sum("duplicate_of" in t.user_attrs for t in study.get_trials(deepcopy=False))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", type=int, default=8)
@@ -85,11 +90,13 @@ def main() -> None:
     samplers |= {"default (auto)": ("auto", few, seeds), "random": ("random", few, seeds)}
     clouds: dict[str, list[np.ndarray]] = {}
     minutes: dict[str, float] = {}
+    repeats: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (sampler, trials, its_seeds) in samplers.items():
             runs = [run(sampler, trials, args, Path(tmp), seed) for seed in its_seeds]
             clouds[name] = [points(study) for study, _ in runs]
             minutes[name] = sum(seconds for _, seconds in runs) / 60 / len(runs)
+            repeats[name] = statistics.mean(copies(study) for study, _ in runs)
     everything = np.vstack([cloud for name in clouds for cloud in clouds[name]])
     low, high = everything.min(axis=0), everything.max(axis=0)
     span = np.where(high > low, high - low, 1.0)
@@ -102,13 +109,13 @@ def main() -> None:
     print(f"\nmnist1d-cnn, budget {args.budget} B, {len(WIDTHS)} widths x {args.levels} sparsities")
     print(
         f"{'sampler':<16}{'trials':>7}{'seeds':>6}{'mean of grid':>14}{'worst':>8}{'best':>8}"
-        f"{'min/run':>9}"
+        f"{'min/run':>9}{'copies/run':>11}"
     )
     for name, (_, trials, its_seeds) in samplers.items():
         shares = [hv(cloud) / grid_hv for cloud in clouds[name]]
         print(
             f"{name:<16}{trials:>7}{len(its_seeds):>6}{statistics.mean(shares):>14.1%}"
-            f"{min(shares):>8.1%}{max(shares):>8.1%}{minutes[name]:>9.1f}"
+            f"{min(shares):>8.1%}{max(shares):>8.1%}{minutes[name]:>9.1f}{repeats[name]:>11.1f}"
         )
 
 

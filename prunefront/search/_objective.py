@@ -32,6 +32,7 @@ from prunefront.search._trials import (
     DUPLICATE_KEY,
     FREE_DUPLICATE_KEY,
     free_duplicates,
+    queue_exploration,
     reap_dead_trials,
     running_twin,
     same_candidate,
@@ -198,7 +199,12 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
     done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     earlier = None if pair else same_candidate(done, **candidate)
     if earlier is not None:
-        return _take_results(ctx, trial, earlier)
+        taken = _take_results(ctx, trial, earlier)
+        if ctx.config.search.sampler != "grid":  # the grid's order is its own; it repeats nothing
+            queue_exploration(
+                trial.study, ctx.space, run_seed=ctx.config.search.seed, after=trial.number
+            )
+        return taken
     torch.set_num_threads(ctx.train_threads)
     ctx.gate.take_waited()
     phase = TrialPhase(trial)

@@ -12,7 +12,10 @@ deterministic for a given width, pattern, sparsity, seed and device, so such a t
 earlier trial's results instead of training again (``duplicate_of``); the sampler still learns
 from it.
 Up to one budget's worth of these do not count against the budget (``duplicate_free``), so the
-search still trains as many distinct candidates as it was asked for.
+search still trains as many distinct candidates as it was asked for. A model-based sampler that
+repeats itself tends to repeat itself again (the demo's GP drew one edge candidate 14 times in a
+row), so after each repeat one candidate that nobody has trained is queued, drawn uniformly
+(``explores_after``): the next trial trains something new whatever the sampler believes.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages._cached_storage import _CachedStorage  # what load_study wraps RDB in
 from optuna.trial import FrozenTrial, TrialState
 
+from prunefront.spaces import SearchSpace
 from prunefront.studies import STUDY_FINAL_LATENCY, STUDY_OBJECTIVES, TrialKey, trial_attrs
 
 __all__ = [
@@ -45,6 +49,7 @@ __all__ = [
     "front_trials",
     "heartbeat_storage",
     "nondominated",
+    "queue_exploration",
     "reap_dead_trials",
     "reap_own_trials",
     "running_twin",
@@ -218,6 +223,47 @@ def same_candidate(
         )
         if same_cap or cap_idle:
             return trial
+    return None
+
+
+def queue_exploration(
+    study: optuna.Study, space: SearchSpace, *, run_seed: int, after: int, draws: int = 64
+) -> int | None:
+    """Queue one untrained candidate, drawn uniformly from ``space``, after trial ``after``
+    repeated a trained one; returns the queued point's index among the draws, None if none.
+
+    Nothing is queued while an earlier exploration point still waits, nor when ``draws``
+    uniform draws all hit a candidate that is trained, running or queued (a space that is
+    nearly exhausted). The draw is reproducible: seeded by the run's seed and ``after``.
+    """
+    trials = study.get_trials(deepcopy=False)
+    taken: set[tuple[float, str, float]] = set()
+    for trial in trials:
+        if trial.state == TrialState.WAITING:
+            if TrialKey.EXPLORES_AFTER in trial.user_attrs:
+                return None
+            fixed = trial.system_attrs.get("fixed_params")
+            if isinstance(fixed, dict) and {"pattern", "width_index", "sparsity_u"} <= set(fixed):
+                width = space.widths[int(fixed["width_index"])]
+                pattern = str(fixed["pattern"])
+                taken.add((width, pattern, space.sparsity_of(width, pattern, fixed["sparsity_u"])))
+        elif TrialKey.WIDTH in trial.user_attrs:
+            attrs = trial.user_attrs
+            taken.add(
+                (attrs[TrialKey.WIDTH], attrs[TrialKey.PATTERN], attrs[TrialKey.SPARSITY_TARGET])
+            )
+    rng = np.random.default_rng([run_seed, after])
+    for index in range(draws):
+        width = space.widths[int(rng.integers(len(space.widths)))]
+        pattern = space.patterns[int(rng.integers(len(space.patterns)))]
+        sparsity = space.sparsity_of(width, pattern, float(rng.random()))
+        if (width, pattern, sparsity) not in taken:
+            study.enqueue_trial(
+                space.params_for(width, pattern, sparsity),
+                user_attrs=trial_attrs({TrialKey.EXPLORES_AFTER: after}),
+                skip_if_exists=False,
+            )
+            return index
     return None
 
 

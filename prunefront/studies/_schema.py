@@ -199,6 +199,11 @@ class TrialKey:
     PRUNED_REASON = _trial("pruned_reason", str, "why early stopping stopped the trial")
     RETRY_OF = _trial("retry_of", int, "the trial this one retries after its worker died")
     RETRY_COUNT = _trial("retry_count", int, "how many times this point has been retried")
+    EXPLORES_AFTER = _trial(
+        "explores_after",
+        int,
+        "drawn at random, untrained, after that trial's sampler draw repeated a trained candidate",
+    )
 
 
 class StudyKey:

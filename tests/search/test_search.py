@@ -291,6 +291,42 @@ def test_a_candidate_drawn_again_takes_the_earlier_results_without_counting(
     assert not {t.number for t in copies} & set(info.candidates)
 
 
+class _Stubborn(optuna.samplers.BaseSampler):
+    """A sampler that always proposes the same corner: what the demo's GP did 14 times in a row."""
+
+    def infer_relative_search_space(self, study: object, trial: object) -> dict:
+        return {}
+
+    def sample_relative(self, study: object, trial: object, search_space: object) -> dict:
+        return {}
+
+    def sample_independent(
+        self, study: object, trial: object, name: str, distribution: object
+    ) -> object:
+        return {"pattern": "unstructured", "width_index": 0, "sparsity_u": 0.0}[name]
+
+
+def test_a_sampler_that_repeats_itself_still_trains_a_new_candidate_each_budgeted_trial(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prunefront.search import _runner
+
+    monkeypatch.setattr(_runner, "make_sampler", lambda *args, **kwargs: _Stubborn())
+    path = write_config(trials=5)
+    path.write_text(path.read_text().replace("iso_levels = 2", "iso_levels = 0"))
+    study = run(path)
+    done = completed(study)
+    trained = [t for t in done if "duplicate_of" not in t.user_attrs]
+    copies = [t for t in done if "duplicate_of" in t.user_attrs]
+    candidates = {(t.user_attrs["width"], t.user_attrs["sparsity"]) for t in trained}
+    assert len(trained) == 5 and len(candidates) == 5  # the budget, all distinct
+    # Every trained trial after the first is a uniform draw queued after a repeat.
+    explorers = [t for t in trained if "explores_after" in t.user_attrs]
+    assert len(explorers) == 4
+    assert {t.user_attrs["explores_after"] for t in explorers} <= {t.number for t in copies}
+    assert all(t.user_attrs["duplicate_free"] for t in copies)
+
+
 def test_same_candidate_needs_the_same_training() -> None:
     from optuna.trial import create_trial
 
