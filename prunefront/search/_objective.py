@@ -202,7 +202,11 @@ def run_trial(ctx: TrialContext, trial: optuna.Trial) -> list[float]:
         taken = _take_results(ctx, trial, earlier)
         if ctx.config.search.sampler != "grid":  # the grid's order is its own; it repeats nothing
             queue_exploration(
-                trial.study, ctx.space, run_seed=ctx.config.search.seed, after=trial.number
+                trial.study,
+                ctx.space,
+                run_seed=ctx.config.search.seed,
+                after=trial.number,
+                budget=ctx.config.search.trials,
             )
         return taken
     torch.set_num_threads(ctx.train_threads)

@@ -227,16 +227,25 @@ def same_candidate(
 
 
 def queue_exploration(
-    study: optuna.Study, space: SearchSpace, *, run_seed: int, after: int, draws: int = 64
+    study: optuna.Study,
+    space: SearchSpace,
+    *,
+    run_seed: int,
+    after: int,
+    budget: int,
+    draws: int = 64,
 ) -> int | None:
     """Queue one untrained candidate, drawn uniformly from ``space``, after trial ``after``
     repeated a trained one; returns the queued point's index among the draws, None if none.
 
-    Nothing is queued while an earlier exploration point still waits, nor when ``draws``
-    uniform draws all hit a candidate that is trained, running or queued (a space that is
-    nearly exhausted). The draw is reproducible: seeded by the run's seed and ``after``.
+    Nothing is queued when the trial ``budget`` has no room left (the point would wait after
+    the search ends), while an earlier exploration point still waits, or when ``draws`` uniform
+    draws all hit a candidate that is trained, running or queued (a nearly exhausted space).
+    The draw is reproducible: seeded by the run's seed and ``after``.
     """
     trials = study.get_trials(deepcopy=False)
+    if budget_used(trials) >= budget:
+        return None
     taken: set[tuple[float, str, float]] = set()
     for trial in trials:
         if trial.state == TrialState.WAITING:

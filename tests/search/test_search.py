@@ -327,6 +327,29 @@ def test_a_sampler_that_repeats_itself_still_trains_a_new_candidate_each_budgete
     assert all(t.user_attrs["duplicate_free"] for t in copies)
 
 
+def test_an_exploration_point_is_queued_only_with_budget_left_and_none_waiting() -> None:
+    from prunefront.search._trials import queue_exploration
+    from prunefront.testing import TinyTask
+
+    space = SearchSpace(TinyTask().build, widths=[0.25, 0.5, 1.0], budget_bytes=6000)
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    trained = {"width": 0.25, "pattern": "unstructured", "sparsity_target": 0.0}
+    study.add_trial(optuna.trial.create_trial(values=[0.5, 1.0], user_attrs=trained))
+    study.ask()  # running elsewhere: it counts against the budget too
+
+    def waiting() -> list[optuna.trial.FrozenTrial]:
+        return study.get_trials(states=(TrialState.WAITING,))
+
+    assert queue_exploration(study, space, run_seed=0, after=0, budget=2) is None  # budget used
+    assert waiting() == []
+    assert queue_exploration(study, space, run_seed=0, after=0, budget=5) is not None
+    [point] = waiting()
+    assert point.user_attrs["explores_after"] == 0
+    assert point.system_attrs["fixed_params"] != space.params_for(0.25, "unstructured", 0.0)
+    assert queue_exploration(study, space, run_seed=0, after=1, budget=5) is None  # one waits
+    assert len(waiting()) == 1
+
+
 def test_same_candidate_needs_the_same_training() -> None:
     from optuna.trial import create_trial
 
