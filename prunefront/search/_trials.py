@@ -24,6 +24,7 @@ import os
 import socket
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import optuna
@@ -33,8 +34,10 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages._cached_storage import _CachedStorage  # what load_study wraps RDB in
 from optuna.trial import FrozenTrial, TrialState
 
-from prunefront.spaces import SearchSpace
 from prunefront.studies import STUDY_FINAL_LATENCY, STUDY_OBJECTIVES, TrialKey, trial_attrs
+
+if TYPE_CHECKING:  # status, select and report read studies through here without torch
+    from prunefront.spaces import SearchSpace
 
 __all__ = [
     "DUPLICATE_KEY",
